@@ -1,0 +1,5 @@
+import sys
+
+from dari.cli import main
+
+sys.exit(main())
