@@ -1,0 +1,129 @@
+"""Language-aware tokeniser for the keyword (BM25) index.
+
+Korean runs are cut into morphemes with kiwipiepy and only content morphemes are kept
+(nouns, verb/adjective stems, roots, numbers, foreign words): particles and endings would
+otherwise dominate BM25 because every Korean sentence is full of them. Latin text is
+lowercased, stop words are dropped and a light suffix stripper folds plurals and common
+inflections ("relations" → "relation", "cooperating" → "cooperat"). The choice (morphemes
+versus character bigrams, stemming versus none) was measured: see ``docs/retrieval.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+KoreanMode = Literal["morph", "bigram"]
+
+HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
+# "U.S." would otherwise become the tokens "u" and "s", and "us" collides with the pronoun.
+_US = re.compile(r"\bU\.\s?S\.?(?=\W|$)")
+# Kiwi tags that carry meaning: general/proper nouns, numerals, verb and adjective stems,
+# roots, foreign words, Chinese characters and numbers.
+_CONTENT_TAGS = frozenset({"NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN", "MAG"})
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each even ever every
+    few for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or other
+    our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up upon very was we
+    were what when where which while who whom why will with would you your yours yourself
+    yourselves s t don ll ve re d m o y whose shall may might must said says say mr ms one""".split()
+)
+
+_kiwi_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _kiwi():  # type: ignore[no-untyped-def]
+    """The shared Kiwi analyser (loading its model takes a few seconds, so only once)."""
+    from kiwipiepy import Kiwi
+
+    log.debug("loading kiwipiepy model")
+    return Kiwi()
+
+
+def stem(word: str) -> str:
+    """Strip common English inflections; deliberately light (no Porter stemmer installed).
+
+    Only suffixes whose removal rarely merges unrelated words are handled.
+    """
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, repl, min_len in (
+        ("ies", "y", 5),
+        ("sses", "ss", 5),
+        ("ness", "", 7),
+        ("ments", "ment", 6),
+        ("ing", "", 6),
+        ("edly", "", 7),
+        ("ed", "", 5),
+        ("ly", "", 6),
+        ("es", "e", 5),
+        ("s", "", 4),
+    ):
+        if word.endswith(suffix) and len(word) >= min_len:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: len(word) - len(suffix)] + repl
+    return word
+
+
+def tokenize_latin(text: str, *, stemming: bool = True) -> list[str]:
+    """Lowercased Latin/number tokens without stop words, optionally stemmed."""
+    text = _US.sub(" USA ", text)
+    words = _LATIN_WORD.findall(text.lower())
+    out = [w for w in words if w not in STOPWORDS]
+    return [stem(w) for w in out] if stemming else out
+
+
+def _korean_morphemes(run: str, stemming: bool) -> list[str]:
+    with _kiwi_lock:  # Kiwi objects are not documented as thread-safe
+        tokens = _kiwi().tokenize(run)
+    out: list[str] = []
+    for tok in tokens:
+        if tok.tag not in _CONTENT_TAGS:
+            continue
+        if tok.tag == "SL":  # Latin words inside Korean text, e.g. "(trilateral alliance)"
+            out.extend(tokenize_latin(tok.form, stemming=stemming))
+        elif tok.tag == "MAG" and len(tok.form) < 2:
+            continue  # one-syllable adverbs (잘, 더, 또) are noise
+        else:
+            out.append(tok.form)
+    return out
+
+
+def _korean_bigrams(run: str) -> list[str]:
+    out: list[str] = []
+    for word in _HANGUL_RUN.findall(run):
+        if len(word) == 1:
+            out.append(word)
+        out.extend(word[i : i + 2] for i in range(len(word) - 1))
+    return out
+
+
+def tokenize(text: str, *, korean: KoreanMode = "morph", stemming: bool = True) -> list[str]:
+    """Tokens of ``text`` for BM25, in order, for English, Korean or mixed text.
+
+    Text containing Hangul goes through kiwipiepy as a whole (it also tags embedded Latin
+    words as foreign, which are then normalised like English); other text uses the Latin
+    tokeniser. ``korean="bigram"`` uses Hangul character bigrams instead of morphemes
+    (kept for the measurement in ``docs/retrieval.md``).
+    """
+    if not text or not text.strip():
+        return []
+    if not HANGUL.search(text):
+        return tokenize_latin(text, stemming=stemming)
+    if korean == "bigram":
+        latin = tokenize_latin(_HANGUL_RUN.sub(" ", text), stemming=stemming)
+        return _korean_bigrams(text) + latin
+    return _korean_morphemes(text, stemming)
