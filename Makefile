@@ -1,7 +1,11 @@
 # The two commands a fresh machine needs: `make run` and `make test`.
 # Both create .venv if missing and install what is needed, torch first: torch==2.13.0 is a
 # CPU build in the machine's local wheel cache, while any other request pulls CUDA packages.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PY ?= python3.11
+# pip warns about every package missing from the machine's extra local indexes; that is noise.
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -10,9 +14,9 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --upgrade pip $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet torch==2.13.0 $(QUIET_PIP)
+	$(BIN)/python -m pip install --quiet -e '.[test]' $(QUIET_PIP)
 	@touch $(STAMP)
 
 install: $(STAMP)
