@@ -1,9 +1,115 @@
-"""`dari` subcommands: placeholder until its issue lands."""
+"""`dari serve`, `dari sandbox`, `dari sync-commands`: running the Discord bot."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from dari.config import Settings, discord_token
+
+if TYPE_CHECKING:
+    from bot.client import DariBot
+
+log = logging.getLogger(__name__)
+
+NO_TOKEN = """\
+dari serve: no Discord token. The token comes only from the DISCORD_TOKEN environment variable:
+
+    export DISCORD_TOKEN='<your bot token>'   # Developer Portal → your app → Bot → Reset Token
+    dari serve
+
+To try the bot without Discord, run it against the local emulator with a terminal chat:
+
+    dari sandbox
+"""
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
-    """Add this module's subcommands to the CLI."""
+    """Add `serve`, `sandbox` and `sync-commands` to the CLI."""
+    serve = subparsers.add_parser(
+        "serve", parents=[parent], help="run the bot on Discord (needs DISCORD_TOKEN)",
+        description="Run the bot on Discord. Slash commands are synced to [discord].guild_ids "
+                    "at start; the token comes from DISCORD_TOKEN.",
+    )
+    serve.set_defaults(func=serve_command)
+
+    sandbox = subparsers.add_parser(
+        "sandbox", parents=[parent], help="run the real bot against the local emulator, chat in the terminal",
+        description="Start the local Discord emulator, run the bot against it and chat with it "
+                    "in this terminal (no Discord account or token needed).",
+    )
+    sandbox.set_defaults(func=sandbox_command)
+
+    sync = subparsers.add_parser(
+        "sync-commands", parents=[parent],
+        help="register the slash commands globally on Discord (needs DISCORD_TOKEN)",
+        description="Sync the slash commands globally (all servers; Discord may take up to an "
+                    "hour to show them) and to [discord].guild_ids. Needs DISCORD_TOKEN.",
+    )
+    sync.set_defaults(func=sync_command, needs_corpus=False)
+
+
+def make_bot(settings: Settings) -> "DariBot":
+    """The real bot over the real service, index built if there is none (blocking; sync code).
+
+    This is the ``make_bot`` the sandbox and `dari serve` use.
+    """
+    from bot.client import DariBot
+    from dari.service import DariService
+
+    service = DariService(settings)
+    service.ensure_index()
+    return DariBot(settings, service)
+
+
+def serve_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the bot on Discord until interrupted."""
+    token = discord_token()
+    if token is None:
+        print(NO_TOKEN, file=sys.stderr, end="")
+        return 2
+    bot = make_bot(settings)
+    try:
+        # log_handler=None: logging is already configured by the CLI.
+        bot.run(token, log_handler=None)
+    finally:
+        bot.service.close()
+    return 0
+
+
+def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the bot against the local emulator with a terminal chat."""
+    from emulator.sandbox import run_sandbox
+
+    return int(run_sandbox(settings, make_bot, stdin=sys.stdin, stdout=sys.stdout) or 0)
+
+
+def sync_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Log in, sync commands globally (and to the configured guilds), log out."""
+    token = discord_token()
+    if token is None:
+        print(NO_TOKEN.replace("dari serve", "dari sync-commands", 1), file=sys.stderr, end="")
+        return 2
+    return asyncio.run(_sync_globally(settings, token))
+
+
+async def _sync_globally(settings: Settings, token: str) -> int:
+    import discord
+
+    from bot.client import DariBot
+
+    # Syncing needs the command definitions only; no command runs, so no service is opened.
+    bot = DariBot(settings, None)  # type: ignore[arg-type]
+    try:
+        async with bot:
+            await bot.login(token)  # runs setup_hook: cogs loaded, guild sync done
+            synced = await bot.tree.sync()
+            print(f"synced {len(synced)} global commands: "
+                  + ", ".join(f"/{c.name}" for c in synced))
+    except discord.LoginFailure as exc:
+        print(f"dari sync-commands: Discord refused the token: {exc}", file=sys.stderr)
+        return 2
+    return 0

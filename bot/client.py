@@ -1,0 +1,168 @@
+"""The Discord client: :class:`DariBot`, its command tree with the one error handler,
+command sync and the optional periodic refresh.
+
+The bot never touches the index itself: everything goes through ``dari.service`` and
+every service call runs in a worker thread (``asyncio.to_thread``) to keep the gateway
+heartbeat and other users' commands responsive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot.errors import UserFacingError
+from bot.i18n import DariTranslator, interface_language, t
+from dari.config import Settings
+
+if TYPE_CHECKING:
+    from dari.service import DariService
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.lookup", "bot.cogs.admin")
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def intents() -> discord.Intents:
+    """Gateway intents: defaults plus message content (needed for channel questions)."""
+    wanted = discord.Intents.default()
+    wanted.message_content = True
+    # Member lists and presences are not needed: admin checks use the interaction's member.
+    wanted.members = False
+    wanted.presences = False
+    return wanted
+
+
+class DariTree(app_commands.CommandTree):
+    """Command tree whose :meth:`on_error` is the single error handler for every command."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
+    ) -> None:
+        original = getattr(error, "original", error)
+        lang = interaction.extras.get("lang") or interface_language(None, interaction.locale)
+        if isinstance(original, UserFacingError):
+            text = t(original.key, lang, **original.values)
+            level = logging.WARNING if original.log_as_warning else logging.INFO
+            log.log(level, "/%s refused for %s: %s", _name(interaction), interaction.user, original.key)
+        elif isinstance(original, app_commands.NoPrivateMessage):
+            text = t("error.guild_only", lang)
+        elif isinstance(original, app_commands.CommandOnCooldown):
+            text = t("cooldown", lang, s=max(1, round(original.retry_after)))
+        else:
+            log.error(
+                "command /%s failed for user %s", _name(interaction), interaction.user,
+                exc_info=original,
+            )
+            text = t("error.generic", lang)
+        await send_ephemeral(interaction, text)
+
+
+def _name(interaction: discord.Interaction) -> str:
+    return interaction.command.qualified_name if interaction.command else "?"
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """Tell the user ``text`` privately, whatever state the interaction is in."""
+    try:
+        if interaction.extras.get("deferred_public") and not interaction.extras.get("replied"):
+            # The first followup would replace the public "thinking…" message and inherit its
+            # visibility; remove it so the error stays between the bot and the user.
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException:
+                log.debug("could not delete the deferred reply", exc_info=True)
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+    except discord.HTTPException:
+        # The interaction may have expired; the log already has the cause.
+        log.warning("could not send error message for /%s", _name(interaction), exc_info=True)
+
+
+class DariBot(commands.Bot):
+    """The Dari bot: answers questions by quoting the corpus, through ``service``."""
+
+    def __init__(self, settings: Settings, service: "DariService", **options: Any) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no text commands; slash commands only
+            intents=intents(),
+            tree_cls=DariTree,
+            allowed_mentions=NO_MENTIONS,
+            help_command=None,
+            **options,
+        )
+        self.settings = settings
+        self.service = service
+        # Guild ids commands were synced to at start (the sandbox adds its guild).
+        self.sync_guild_ids: list[int] = list(settings.discord.guild_ids)
+        self.synced = asyncio.Event()
+
+    async def setup_hook(self) -> None:
+        """Load the cogs, set the translator, sync commands to the configured guilds."""
+        await self.tree.set_translator(DariTranslator())
+        for name in EXTENSIONS:
+            await self.load_extension(name)
+        await self.sync_to_guilds(self.sync_guild_ids)
+        minutes = self.settings.discord.refresh_minutes
+        if minutes > 0:
+            self.periodic_refresh.change_interval(minutes=minutes)
+            self.periodic_refresh.start()
+        self.synced.set()
+
+    async def sync_to_guilds(self, guild_ids: list[int]) -> None:
+        """Copy the global commands to each guild and sync there (instant, unlike global sync)."""
+        for guild_id in guild_ids:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), guild_id)
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"),
+                 len(self.guilds))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        # Event handlers (e.g. on_message) report here; keep running after logging.
+        log.exception("error in event %s", event_method)
+
+    @tasks.loop(minutes=60)
+    async def periodic_refresh(self) -> None:
+        """Pick up changed corpus files; the interval comes from [discord].refresh_minutes."""
+        from embeddings.lock import RefreshBusy
+
+        try:
+            report = await asyncio.to_thread(self.service.refresh, False, None)
+            log.info("periodic refresh done: %s", report)
+        except RefreshBusy:
+            log.info("periodic refresh skipped: another refresh is running")
+        except Exception:
+            log.exception("periodic refresh failed; the previous index keeps answering")
+
+    @periodic_refresh.before_loop
+    async def _before_refresh(self) -> None:
+        await self.wait_until_ready()
+        # The first run happens one interval after start, not at once: start-up already
+        # loaded a fresh index.
+        await asyncio.sleep(self.settings.discord.refresh_minutes * 60)
+
+    async def close(self) -> None:
+        if self.periodic_refresh.is_running():
+            self.periodic_refresh.cancel()
+        await super().close()
+
+
+def language_of(interaction: discord.Interaction, text: str | None = None) -> str:
+    """The interface language for ``interaction`` (and its question text), remembered on it."""
+    lang = interface_language(text, interaction.locale)
+    interaction.extras["lang"] = lang
+    return lang

@@ -1,0 +1,119 @@
+"""Questions: ``/ask``, and messages addressed to the bot (mention, question channel, or a
+follow-up in a thread the bot opened), answered in a thread on the question message."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import Cooldown, validate_question
+from bot.client import DariBot, language_of
+from bot.errors import UserFacingError
+from bot.format import cut, render_answer
+from bot.i18n import cmd, interface_language, t
+from bot.send import NO_MENTIONS, defer, send_pages, send_to_channel
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME_LIMIT = 100
+
+
+class AskCog(commands.Cog):
+    """Answers questions by quoting the passages that answer them."""
+
+    def __init__(self, bot: DariBot) -> None:
+        self.bot = bot
+        # One cooldown for both ways of asking: it limits a user, not a command.
+        self.cooldown = Cooldown(bot.settings.discord.cooldown_seconds)
+
+    @app_commands.command(name=cmd("ask.name"), description=cmd("ask.desc"))
+    @app_commands.rename(question=cmd("ask.question.name"))
+    @app_commands.describe(question=cmd("ask.question.desc"))
+    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        """/ask: the answer, in the channel, visible to all."""
+        language_of(interaction, question)
+        # Checks first so their replies can still be ephemeral (before the public defer).
+        text = validate_question(question, self.bot.settings.discord.max_question_chars)
+        self.cooldown.check(interaction.user.id)
+        await defer(interaction, ephemeral=False)
+        answer = await asyncio.to_thread(self.bot.service.ask, text)
+        lang = language_of(interaction, text)
+        await send_pages(interaction, render_answer(answer, lang))
+
+    # --- messages ---------------------------------------------------------------------
+
+    def is_question(self, message: discord.Message) -> bool:
+        """Whether ``message`` is addressed to the bot (and so should be answered)."""
+        me = self.bot.user
+        if me is None or message.author.bot or message.webhook_id is not None:
+            return False
+        channel = message.channel
+        if isinstance(channel, discord.DMChannel):
+            return True
+        if any(user.id == me.id for user in message.mentions):
+            return True
+        channels = set(self.bot.settings.discord.question_channels)
+        if channel.id in channels:
+            return True
+        if isinstance(channel, discord.Thread):
+            # Follow-ups: threads the bot opened for a question, and threads of question channels.
+            return channel.owner_id == me.id or channel.parent_id in channels
+        return False
+
+    def question_text(self, message: discord.Message) -> str:
+        """The message text without the bot's mention."""
+        me = self.bot.user
+        text = message.content
+        if me is not None:
+            text = re.sub(rf"<@!?{me.id}>", " ", text)
+        return " ".join(text.split())
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if not self.is_question(message):
+            return
+        text = self.question_text(message)
+        lang = interface_language(text)
+        try:
+            question = validate_question(text, self.bot.settings.discord.max_question_chars)
+            self.cooldown.check(message.author.id)
+        except UserFacingError as exc:
+            await message.reply(t(exc.key, lang, **exc.values), mention_author=False,
+                                allowed_mentions=NO_MENTIONS)
+            return
+        target = await self._reply_target(message, question)
+        try:
+            async with target.typing():
+                answer = await asyncio.to_thread(self.bot.service.ask, question)
+            await send_to_channel(target, render_answer(answer, lang))
+        except Exception:
+            # Same contract as the command tree's handler: log the traceback, tell the user
+            # briefly, keep running.
+            log.exception("answering message %s in channel %s failed", message.id, message.channel.id)
+            await target.send(t("error.generic", lang), allowed_mentions=NO_MENTIONS)
+
+    async def _reply_target(self, message: discord.Message, question: str) -> discord.abc.Messageable:
+        """The thread to answer in: the current one, or a new one on the question message."""
+        channel = message.channel
+        if isinstance(channel, (discord.Thread, discord.DMChannel)) or message.guild is None:
+            return channel
+        try:
+            return await message.create_thread(
+                name=cut(question, THREAD_NAME_LIMIT) or "question",
+                auto_archive_duration=1440,
+            )
+        except discord.HTTPException:
+            # No thread permission (or a channel type without threads): answer in place.
+            log.warning("could not open a thread in channel %s; answering there", channel.id,
+                        exc_info=True)
+            return channel
+
+
+async def setup(bot: DariBot) -> None:
+    """Extension entry point (``bot.load_extension("bot.cogs.ask")``)."""
+    await bot.add_cog(AskCog(bot))
