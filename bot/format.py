@@ -158,8 +158,8 @@ def _article_embed(article: Article, lang: Lang, suffix: str = "") -> discord.Em
 
 
 def escape_title(text: str) -> str:
-    """Titles are shown as embed titles (plain text there), but mentions are still defused."""
-    return discord.utils.escape_mentions(text)
+    """Titles render markdown in embeds too, so they are escaped like quoted text."""
+    return escape(text)
 
 
 def _group_hits(answer: Answer) -> list[tuple[Article, list[tuple[Hit, str]]]]:
