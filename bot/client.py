@@ -51,6 +51,9 @@ class DariTree(app_commands.CommandTree):
             text = t(original.key, lang, **original.values)
             level = logging.WARNING if original.log_as_warning else logging.INFO
             log.log(level, "/%s refused for %s: %s", _name(interaction), interaction.user, original.key)
+        elif _is_index_missing(original):
+            log.warning("/%s: no index yet (%s)", _name(interaction), original)
+            text = t("error.not_ready", lang)
         elif isinstance(original, app_commands.NoPrivateMessage):
             text = t("error.guild_only", lang)
         elif isinstance(original, app_commands.CommandOnCooldown):
@@ -62,6 +65,12 @@ class DariTree(app_commands.CommandTree):
             )
             text = t("error.generic", lang)
         await send_ephemeral(interaction, text)
+
+
+def _is_index_missing(error: BaseException) -> bool:
+    from embeddings.manifest import NoIndex
+
+    return isinstance(error, NoIndex)
 
 
 def _name(interaction: discord.Interaction) -> str:

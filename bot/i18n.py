@@ -99,6 +99,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Index refreshed in {seconds:.1f} s: {summary}",
         "ko": "색인 갱신 완료 ({seconds:.1f}초): {summary}",
     },
+    "reindex.summary": {
+        "en": "{articles} articles, {paragraphs} paragraphs ({encoded} newly encoded, {cached} from cache)",
+        "ko": "기사 {articles}개, 문단 {paragraphs}개 (새로 인코딩 {encoded}개, 캐시 {cached}개)",
+    },
+    "reindex.up_to_date": {
+        "en": "already up to date: {articles} articles, {paragraphs} paragraphs",
+        "ko": "이미 최신입니다: 기사 {articles}개, 문단 {paragraphs}개",
+    },
     "status.title": {"en": "Index status", "ko": "색인 상태"},
     "status.articles": {"en": "Articles", "ko": "기사"},
     "status.paragraphs": {"en": "Paragraphs", "ko": "문단"},

@@ -53,24 +53,10 @@ class RefreshProgress:
 
 
 def report_summary(report: Any, lang: Lang) -> str:
-    """A one-line summary of a refresh report, from the fields it has."""
-    if report is None:
-        return ""
-    summary = getattr(report, "summary", None)
-    if callable(summary):
-        try:
-            return str(summary())
-        except TypeError:
-            pass
-    parts = []
-    for name in ("articles", "paragraphs", "added", "changed", "updated", "removed", "skipped",
-                 "encoded", "reused"):
-        value = getattr(report, name, None)
-        if isinstance(value, (list, tuple, set, dict)):
-            value = len(value)
-        if isinstance(value, (int, float)):
-            parts.append(f"{name} {value}")
-    return ", ".join(parts) or str(report)
+    """A one-line summary of a refresh report (``embeddings.refresh.RefreshReport``)."""
+    values = {name: getattr(report, name, 0) for name in ("articles", "paragraphs", "encoded", "cached")}
+    key = "reindex.up_to_date" if getattr(report, "up_to_date", False) else "reindex.summary"
+    return t(key, lang, **values)
 
 
 def report_seconds(report: Any, started: float) -> float:
