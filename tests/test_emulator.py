@@ -1,0 +1,303 @@
+"""The Discord emulator and driver, proven with a small real discord.py bot.
+
+The bot below is an ordinary ``commands.Bot``: it logs in over REST, connects to the
+emulator's gateway (zlib-stream), syncs slash commands and answers them through the real
+interaction/webhook code paths. Each test fails if the protocol is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+
+import discord
+import pytest
+from discord import app_commands
+from discord.ext import commands
+
+from emulator.driver import DriverError
+from emulator.server import DiscordEmulator
+from tests.discord_support import discord_emulator, running_bot  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+FRUITS = ["apple", "apricot", "banana", "blueberry", "cherry", "사과"]
+
+
+class BoomError(RuntimeError):
+    pass
+
+
+def make_test_bot(guild_id: int) -> commands.Bot:
+    """A tiny bot covering the protocol features Dari uses."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    bot = commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.1)
+    guild = discord.Object(guild_id)
+    bot.errors_seen = []  # type: ignore[attr-defined]
+
+    @bot.tree.command(name="echo", description="Defer, then follow up with an embed", guild=guild)
+    @app_commands.describe(text="What to echo")
+    async def echo(interaction: discord.Interaction, text: str, times: int = 1) -> None:
+        await interaction.response.defer(thinking=True)
+        embed = discord.Embed(title="Echo", description=" ".join([text] * times))
+        embed.add_field(name="locale", value=str(interaction.locale))
+        embed.set_footer(text=f"asked by {interaction.user.name}")
+        await interaction.followup.send(embed=embed)
+
+    @bot.tree.command(name="pick", description="Pick a fruit (autocomplete)", guild=guild)
+    async def pick(interaction: discord.Interaction, fruit: str) -> None:
+        await interaction.response.send_message(f"picked {fruit}")
+
+    @pick.autocomplete("fruit")
+    async def pick_fruit(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+        return [app_commands.Choice(name=f, value=f) for f in FRUITS if f.startswith(current)][:25]
+
+    @bot.tree.command(name="upload", description="Read an attachment and send it back", guild=guild)
+    async def upload(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        data = await file.read()
+        await interaction.response.send_message(
+            f"{file.filename}: {len(data)} bytes, first line {data.decode().splitlines()[0]!r}",
+            file=discord.File(io.BytesIO(data.upper()), filename="upper.txt"))
+
+    @bot.tree.command(name="progress", description="Edit the reply several times", guild=guild)
+    async def progress(interaction: discord.Interaction, steps: int) -> None:
+        await interaction.response.send_message("step 0", ephemeral=False)
+        for i in range(1, steps + 1):
+            await interaction.edit_original_response(content=f"step {i}/{steps}")
+        await interaction.edit_original_response(content="done", embed=discord.Embed(title="finished"))
+
+    @bot.tree.command(name="secret", description="Ephemeral answer", guild=guild)
+    async def secret(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("only you", ephemeral=True)
+
+    @bot.tree.command(name="long", description="Try a too-long message, then a short one", guild=guild)
+    async def long(interaction: discord.Interaction) -> None:
+        try:
+            await interaction.response.send_message("x" * 2001)
+        except discord.HTTPException as exc:
+            await interaction.response.send_message(f"rejected {exc.status} {exc.code}")
+
+    @bot.tree.command(name="boom", description="Raises", guild=guild)
+    async def boom(interaction: discord.Interaction) -> None:
+        raise BoomError("kaboom")
+
+    @bot.tree.error
+    async def on_app_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        bot.errors_seen.append(error)  # type: ignore[attr-defined]
+        if not interaction.response.is_done():
+            await interaction.response.send_message("something went wrong", ephemeral=True)
+
+    @bot.event
+    async def on_message(message: discord.Message) -> None:
+        if message.author.bot:
+            return
+        if isinstance(message.channel, discord.Thread):
+            if message.channel.owner_id == bot.user.id:
+                await message.channel.send(f"follow-up: {message.content}",
+                                           allowed_mentions=discord.AllowedMentions.none())
+            return
+        if bot.user in message.mentions:
+            question = message.content.replace(bot.user.mention, "").strip()
+            thread = await message.create_thread(name=question[:90] or "question")
+            await thread.send(f"answer: {question}", allowed_mentions=discord.AllowedMentions.none())
+
+    async def setup_hook() -> None:
+        await bot.tree.sync(guild=guild)
+
+    bot.setup_hook = setup_hook  # type: ignore[method-assign]
+    return bot
+
+
+ALL_COMMANDS = ["echo", "pick", "upload", "progress", "secret", "long", "boom"]
+
+
+async def test_login_gateway_and_command_sync(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    bot = make_test_bot(emu.guild_id)
+    async with running_bot(emu, bot, commands=ALL_COMMANDS):
+        assert bot.user is not None and bot.user.id == emu.bot_user.id
+        guild = bot.get_guild(emu.guild_id)
+        assert guild is not None and {c.name for c in guild.text_channels} >= {"general", "questions"}
+        assert guild.me is not None
+        paths = [(r.method, r.path) for r in emu.requests]
+        assert ("GET", "/users/@me") in paths
+        assert ("PUT", f"/applications/{emu.state.application_id}/guilds/{emu.guild_id}/commands") in paths
+        assert emu.gateway.identifies == 1
+        echo = emu.command("echo")
+        assert [o["name"] for o in echo["options"]] == ["text", "times"]
+        assert echo["options"][0]["required"] is True
+
+
+async def test_deferred_command_follow_up_embed_korean_locale(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        mina = emu.add_user("mina", locale="ko")
+        inter = await emu.invoke_command(mina, "echo", {"text": "한미일 협력", "times": 2})
+        await inter.wait_done(timeout=10)
+        assert inter.callback_type == 5
+        assert inter.is_complete()
+        embed = inter.embeds[0]
+        assert embed["title"] == "Echo"
+        assert embed["description"] == "한미일 협력 한미일 협력"
+        assert embed["fields"] == [{"name": "locale", "value": "ko", "inline": True}]
+        assert embed["footer"]["text"] == "asked by mina"
+        assert not inter.message["flags"] & (1 << 7), "the follow-up must end the 'thinking' state"
+        # The public answer is a real channel message, visible to everyone.
+        assert emu.messages(emu.channel_id("general"))[-1]["id"] == inter.message["id"]
+
+
+async def test_driver_refuses_unregistered_or_mistyped(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        with pytest.raises(DriverError, match="not registered"):
+            await emu.invoke_command(user, "nope", {})
+        with pytest.raises(DriverError, match="no option"):
+            await emu.invoke_command(user, "echo", {"txt": "x"})
+        with pytest.raises(DriverError, match="needs an int"):
+            await emu.invoke_command(user, "echo", {"text": "x", "times": "2"})
+        with pytest.raises(DriverError, match="missing required"):
+            await emu.invoke_command(user, "echo", {})
+
+
+async def test_autocomplete(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        choices = await emu.autocomplete(user, "pick", "fruit", "ap")
+        assert [c["value"] for c in choices] == ["apple", "apricot"]
+        assert await emu.autocomplete(user, "pick", "fruit", "사") == [{"name": "사과", "value": "사과"}]
+        inter = await emu.invoke_command(user, "pick", {"fruit": "cherry"})
+        await inter.wait_done(timeout=10)
+        assert inter.callback_type == 4 and inter.content == "picked cherry"
+
+
+async def test_attachment_download_and_file_upload(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom", admin=True)
+        text = "# 제목\nbody line\n".encode()
+        inter = await emu.invoke_command(user, "upload", attachments={"file": ("article.md", text)})
+        await inter.wait_done(timeout=10)
+        assert inter.content == f"article.md: {len(text)} bytes, first line '# 제목'"
+        # The bot fetched the bytes from the URL the emulator serves …
+        # … and its own file went up as multipart and is served back the same way.
+        (att,) = inter.message["attachments"]
+        assert att["filename"] == "upper.txt"
+        callback = next(r for r in emu.requests if r.path.endswith("/callback"))
+        assert callback.files == [("upper.txt", text.decode().upper().encode())]
+        async with discord.http.aiohttp.ClientSession() as session:
+            async with session.get(att["url"]) as resp:
+                assert resp.status == 200
+                assert await resp.read() == text.decode().upper().encode()
+
+
+async def test_mention_creates_thread_and_follow_up(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        general = emu.channel_id("general")
+        question = await emu.send_message(general, user, "what about @everyone?", mentions_bot=True)
+        reply = await emu.wait_for_message(lambda m: m["content"].startswith("answer:"), timeout=10)
+        (thread,) = emu.threads
+        assert thread["id"] == question["id"], "a thread started from a message has its id"
+        assert thread["parent_id"] == str(general)
+        assert reply["channel_id"] == thread["id"]
+        assert reply["content"] == "answer: what about @everyone?"
+        assert reply["mention_everyone"] is False
+        sent = [r for r in emu.requests if r.method == "POST" and r.path == f"/channels/{thread['id']}/messages"]
+        assert sent[-1].json["allowed_mentions"] == {"parse": []}
+
+        await emu.send_message(int(thread["id"]), user, "and then?")
+        follow = await emu.wait_for_message(lambda m: m["content"].startswith("follow-up"), timeout=10)
+        assert follow["channel_id"] == thread["id"]
+        assert [m["content"] for m in emu.messages(int(thread["id"]))] == [
+            "answer: what about @everyone?", "and then?", "follow-up: and then?"]
+
+
+async def test_edits_in_order_and_ephemeral(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        inter = await emu.invoke_command(user, "progress", {"steps": 3})
+        await inter.wait_done(timeout=10)
+        assert [e.message["content"] for e in inter.edits] == ["step 1/3", "step 2/3", "step 3/3", "done"]
+        assert inter.content == "done" and inter.embeds[0]["title"] == "finished"
+        seen = await emu.wait_for_message(lambda m: m["content"] == "step 2/3", timeout=1)
+        assert seen["id"] == inter.message["id"]
+
+        secret = await emu.invoke_command(user, "secret")
+        await secret.wait_done(timeout=10)
+        assert secret.ephemeral and secret.content == "only you"
+        assert all(m["content"] != "only you" for m in emu.messages(emu.channel_id("general")))
+
+
+async def test_limits_errors_and_recovery(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    bot = make_test_bot(emu.guild_id)
+    async with running_bot(emu, bot, commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        inter = await emu.invoke_command(user, "long")
+        await inter.wait_done(timeout=10)
+        assert inter.content == "rejected 400 50035"
+
+        boom = await emu.invoke_command(user, "boom")
+        await boom.wait_done(timeout=10)
+        assert boom.content == "something went wrong" and boom.ephemeral
+        assert isinstance(bot.errors_seen[-1].original, BoomError)  # type: ignore[attr-defined]
+        after = await emu.invoke_command(user, "pick", {"fruit": "apple"})
+        await after.wait_done(timeout=10)
+        assert after.content == "picked apple"
+
+
+async def test_dropped_gateway_resumes_and_replays(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    bot = make_test_bot(emu.guild_id)
+    resumed = asyncio.Event()
+
+    async def on_resumed() -> None:
+        resumed.set()
+
+    bot.add_listener(on_resumed)
+    async with running_bot(emu, bot, commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        assert await emu.drop_connections() == 1
+        # Sent while the bot is disconnected: must arrive through the RESUME replay.
+        await emu.send_message(emu.channel_id("general"), user, "still there?", mentions_bot=True)
+        reply = await emu.wait_for_message(lambda m: m["content"] == "answer: still there?", timeout=20)
+        assert reply is not None
+        await asyncio.wait_for(resumed.wait(), 5)
+        (session,) = emu.gateway.sessions.values()
+        assert session.resumes == 1 and emu.gateway.identifies == 1
+        inter = await emu.invoke_command(user, "pick", {"fruit": "banana"})
+        await inter.wait_done(timeout=10)
+        assert inter.content == "picked banana"
+
+
+async def test_wrong_token_and_unknown_route(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    bot = make_test_bot(emu.guild_id)
+    with pytest.raises(discord.LoginFailure):
+        await bot.login("not-the-token")
+    await bot.close()
+    async with discord.http.aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bot {emu.token}"}
+        async with session.get(emu.api_base + "/stickers/1", headers=headers) as resp:
+            assert resp.status == 404
+            assert "unknown route" in (await resp.json())["message"]
+    assert emu.requests[-1].path == "/stickers/1" and emu.requests[-1].status == 404
+
+
+async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    emu = discord_emulator
+    emu.interaction_ack_seconds = 0.0  # every callback is "too late"
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        with caplog.at_level(logging.ERROR):
+            inter = await emu.invoke_command(user, "pick", {"fruit": "apple"})
+            with pytest.raises(TimeoutError, match="emulator errors:.*callback after"):
+                await inter.wait_done(timeout=1.5)
+        assert inter.errors and not inter.acknowledged
