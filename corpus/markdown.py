@@ -68,12 +68,13 @@ def parse_markdown(name: str, text: str) -> ParsedDocument:
         )
     front = lines[start + 1:end]
     try:
-        data = tomllib.loads("\n".join(front))
+        data = tomllib.loads("\n".join(front) + "\n")
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         m = _TOML_POSITION.search(message)
-        line_no = int(m.group(1)) + start + 1 if m else start + 2
-        detail = _TOML_POSITION.sub("", message).strip()
+        # "at end of document" (e.g. an unclosed array): point at the closing fence.
+        line_no = int(m.group(1)) + start + 1 if m else end + 1
+        detail = _TOML_POSITION.sub("", message).replace("(at end of document)", "").strip()
         raise CorpusFileError(name, f"line {line_no}: front matter is not valid TOML: {detail}") from exc
 
     doc = ParsedDocument(name=name, title="", format="markdown")
