@@ -112,6 +112,11 @@ class DariBot(commands.Bot):
         )
         self.settings = settings
         self.service = service
+        if settings.discord.api_base:
+            # A Discord-compatible local server (sandbox, tests) instead of discord.com.
+            from emulator.connect import use_api_base
+
+            use_api_base(settings.discord.api_base)
         # Guild ids commands were synced to at start (the sandbox adds its guild).
         self.sync_guild_ids: list[int] = list(settings.discord.guild_ids)
         self.synced = asyncio.Event()

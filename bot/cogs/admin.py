@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from pathlib import PurePath
+from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -27,6 +28,8 @@ from embeddings.lock import RefreshBusy
 
 log = logging.getLogger(__name__)
 
+Progress = Callable[[str, int, int], None]
+
 # Interaction edits are rate limited (about 5 per 5 s); one a second stays well inside.
 PROGRESS_EDIT_SECONDS = 1.0
 
@@ -34,7 +37,8 @@ PROGRESS_EDIT_SECONDS = 1.0
 class RefreshProgress:
     """Latest progress of a refresh, written by the worker thread, read by the event loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, observers: list[Progress] | None = None) -> None:
+        self._observers = list(observers or [])
         self._lock = threading.Lock()
         self.stage = ""
         self.done = 0
@@ -46,6 +50,8 @@ class RefreshProgress:
         with self._lock:
             self.stage, self.done, self.total = stage, done, total
             self.version += 1
+        for observer in self._observers:
+            observer(stage, done, total)
 
     def snapshot(self) -> tuple[int, str, int, int]:
         with self._lock:
@@ -72,6 +78,9 @@ class AdminCog(commands.Cog):
 
     def __init__(self, bot: DariBot) -> None:
         self.bot = bot
+        # Extra receivers of refresh progress, called in the refresh thread (monitoring;
+        # the tests use one to hold a refresh open at a known stage).
+        self.progress_observers: list[Progress] = []
 
     async def run_refresh(self, interaction: discord.Interaction, full: bool, lang: Lang) -> Any:
         """Refresh in a worker thread, editing the reply with progress until it ends.
@@ -79,7 +88,7 @@ class AdminCog(commands.Cog):
         The old index answers other users meanwhile (the service swaps at the end).
         Raises :class:`UserFacingError` ``reindex.busy`` if a refresh is already running.
         """
-        progress = RefreshProgress()
+        progress = RefreshProgress(self.progress_observers)
         started = time.monotonic()
         job = asyncio.create_task(asyncio.to_thread(self.bot.service.refresh, full, progress))
         shown = -1
