@@ -35,7 +35,6 @@ def safe_filename(filename: str) -> str:
     name = unicodedata.normalize("NFC", filename).replace("\x00", "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
-    name = _UNSAFE.sub("_", name).lstrip("._-")
     stem, dot, ext = name.rpartition(".")
     ext = f".{ext.lower()}" if dot else ""
     if ext not in ALLOWED_EXTENSIONS:
@@ -43,7 +42,8 @@ def safe_filename(filename: str) -> str:
             original or "(unnamed)",
             f"only {' and '.join(ALLOWED_EXTENSIONS)} files can be added",
         )
-    stem = stem.strip("._-")[: MAX_NAME - len(ext)] or "article"
+    # Leading dots would make a hidden file (ignored by ingestion); "." / ".." never survive.
+    stem = _UNSAFE.sub("_", stem).strip("._-")[: MAX_NAME - len(ext)] or "article"
     return stem + ext
 
 
