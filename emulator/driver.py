@@ -190,17 +190,34 @@ class DriverMixin:
     def __init__(self) -> None:
         self.message_events: list[tuple[str, dict[str, Any]]] = []
         self._action_cursor = 0
+        # Gateway events for members/roles added after the bot connected; sent before the
+        # next user action so the bot's cache knows them (add_user/add_role are not async).
+        self._pending_events: list[tuple[str, dict[str, Any]]] = []
+
+    async def flush(self: "DiscordEmulator") -> None:
+        """Send pending GUILD_ROLE_CREATE / GUILD_MEMBER_ADD events (driver actions do this)."""
+        while self._pending_events:
+            event, data = self._pending_events.pop(0)
+            await self.gateway.dispatch(event, data)
 
     # -- people and places ------------------------------------------------------------------
 
     def add_user(self: "DiscordEmulator", name: str, *, admin: bool = False, locale: str = "en-US",
                  roles: list[int] | None = None) -> User:
         """A guild member; ``admin`` gives the Admin role (Manage Guild permission)."""
-        return self.state.add_user(name, admin=admin, locale=locale, roles=roles)
+        user = self.state.add_user(name, admin=admin, locale=locale, roles=roles)
+        if self.gateway.sessions:
+            self._pending_events.append(("GUILD_MEMBER_ADD", self.state.member_payload(user)
+                                         | {"guild_id": str(self.state.guild_id)}))
+        return user
 
     def add_role(self: "DiscordEmulator", name: str, permissions: int = 0) -> Role:
         """A role with the given permission bits (0: none), e.g. for configured admin role ids."""
-        return self.state.add_role(name, permissions)
+        role = self.state.add_role(name, permissions)
+        if self.gateway.sessions:
+            self._pending_events.append(("GUILD_ROLE_CREATE", {"guild_id": str(self.state.guild_id),
+                                                               "role": role.payload()}))
+        return role
 
     @property
     def bot_user(self: "DiscordEmulator") -> User:
@@ -301,6 +318,7 @@ class DriverMixin:
         """``user`` posts ``content`` in a channel or thread (MESSAGE_CREATE to the bot)."""
         if channel_id not in self.state.channels:
             raise DriverError(f"unknown channel id {channel_id}")
+        await self.flush()
         self._action_cursor = self.cursor()
         if mentions_bot and self.state.bot.mention not in content:
             content = f"{self.state.bot.mention} {content}"
@@ -445,6 +463,7 @@ class DriverMixin:
         return payload
 
     async def _start_interaction(self: "DiscordEmulator", inter: Interaction) -> Interaction:
+        await self.flush()
         self.interactions[inter.id] = inter
         inter.created = time.monotonic()
         await self.gateway.dispatch("INTERACTION_CREATE", copy.deepcopy(inter.payload))

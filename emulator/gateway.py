@@ -29,6 +29,7 @@ RECONNECT, REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 7, 8, 9, 10,
 HEARTBEAT_INTERVAL_MS = 41250
 # Intent bits that change what a session receives.
 INTENT_GUILDS = 1 << 0
+INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_MESSAGE_CONTENT = 1 << 15
 MAX_BUFFERED = 10_000
@@ -69,6 +70,7 @@ class Session:
     conn: Connection | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     resumes: int = 0
+    replayed: int = 0
 
     def wants(self, event: str, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         """The payload this session should get for ``event`` (None: filtered by intents)."""
@@ -81,6 +83,10 @@ class Session:
                 if author != bot_id and not mentioned:
                     # What Discord does without the privileged message-content intent.
                     data = dict(data, content="", embeds=[], attachments=[], components=[])
+        if event in ("GUILD_MEMBER_ADD", "GUILD_MEMBER_UPDATE", "GUILD_MEMBER_REMOVE"):
+            return data if self.intents & INTENT_GUILD_MEMBERS else None
+        if event == "GUILD_MEMBERS_CHUNK":
+            return data  # the answer to the client's own request
         if event.startswith(("GUILD_", "THREAD_", "CHANNEL_")) and not self.intents & INTENT_GUILDS:
             return None
         return data
@@ -95,6 +101,17 @@ class Gateway:
         self.sockets: set[web.WebSocketResponse] = set()
         self.identifies = 0
         self.heartbeats = 0
+        # Cleared by hold(): new connections wait, so a test can make events pile up
+        # while the bot is away and check that RESUME replays them.
+        self._open = asyncio.Event()
+        self._open.set()
+
+    def hold(self) -> None:
+        """Make new gateway connections wait (before HELLO) until :meth:`release`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
 
     # -- dispatch -----------------------------------------------------------------------
 
@@ -139,6 +156,7 @@ class Gateway:
         return closed
 
     async def close_all(self) -> None:
+        self._open.set()
         for ws in list(self.sockets):
             if not ws.closed:
                 await ws.close(code=1001, message=b"emulator stopping")
@@ -157,6 +175,7 @@ class Gateway:
                 log.error("gateway: unsupported encoding=%s compress=%s", encoding, compress)
                 await ws.close(code=4002, message=b"emulator supports encoding=json, compress=zlib-stream")
                 return ws
+            await self._open.wait()
             conn = Connection(ws, compress=compress == "zlib-stream")
             await conn.send({"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None})
             session: Session | None = None
@@ -250,6 +269,7 @@ class Gateway:
                      session.id, seq, len(missed))
             for payload in missed:
                 await self._send(session, payload)
+            session.replayed += len(missed)
             await self._send(session, {"op": DISPATCH, "t": "RESUMED", "s": None, "d": {}})
         self.emu._notify()
         return session

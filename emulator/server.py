@@ -141,9 +141,19 @@ class DiscordEmulator(DriverMixin):
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def drop_connections(self, code: int = 4000) -> int:
-        """Drop the bot's gateway connection(s) like a network failure; it should RESUME."""
+    async def drop_connections(self, code: int = 4000, *, hold: bool = False) -> int:
+        """Drop the bot's gateway connection(s) like a network failure; it should RESUME.
+
+        With ``hold`` the bot cannot reconnect until :meth:`release_gateway`, so events
+        dispatched meanwhile are certainly delivered by the RESUME replay.
+        """
+        if hold:
+            self.gateway.hold()
         return await self.gateway.drop_connections(code)
+
+    def release_gateway(self) -> None:
+        """Let held gateway connections proceed (see :meth:`drop_connections`)."""
+        self.gateway.release()
 
     def _notify(self) -> None:
         """Wake everything waiting in the driver (state changed)."""

@@ -79,6 +79,14 @@ def make_test_bot(guild_id: int) -> commands.Bot:
         except discord.HTTPException as exc:
             await interaction.response.send_message(f"rejected {exc.status} {exc.code}")
 
+    @bot.tree.command(name="whoami", description="Permissions and roles as the bot sees them", guild=guild)
+    async def whoami(interaction: discord.Interaction) -> None:
+        member = interaction.user
+        assert isinstance(member, discord.Member)
+        roles = ",".join(r.name for r in member.roles if not r.is_default())
+        await interaction.response.send_message(
+            f"manage_guild={member.guild_permissions.manage_guild} roles={roles}", ephemeral=True)
+
     @bot.tree.command(name="boom", description="Raises", guild=guild)
     async def boom(interaction: discord.Interaction) -> None:
         raise BoomError("kaboom")
@@ -110,7 +118,7 @@ def make_test_bot(guild_id: int) -> commands.Bot:
     return bot
 
 
-ALL_COMMANDS = ["echo", "pick", "upload", "progress", "secret", "long", "boom"]
+ALL_COMMANDS = ["echo", "pick", "upload", "progress", "secret", "long", "whoami", "boom"]
 
 
 async def test_login_gateway_and_command_sync(discord_emulator: DiscordEmulator) -> None:
@@ -160,6 +168,23 @@ async def test_driver_refuses_unregistered_or_mistyped(discord_emulator: Discord
             await emu.invoke_command(user, "echo", {"text": "x", "times": "2"})
         with pytest.raises(DriverError, match="missing required"):
             await emu.invoke_command(user, "echo", {})
+
+
+async def test_admin_permissions_and_late_roles(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        admin = emu.add_user("boss", admin=True)
+        plain = emu.add_user("tom")
+        moderators = emu.add_role("Moderators")  # created after the bot's GUILD_CREATE
+        mod = emu.add_user("mod", roles=[moderators.id])
+        answers = {}
+        for user in (admin, plain, mod):
+            inter = await emu.invoke_command(user, "whoami")
+            await inter.wait_done(timeout=10)
+            answers[user.name] = inter.content
+        assert answers == {"boss": "manage_guild=True roles=Admin",
+                           "tom": "manage_guild=False roles=",
+                           "mod": "manage_guild=False roles=Moderators"}
 
 
 async def test_autocomplete(discord_emulator: DiscordEmulator) -> None:
@@ -263,14 +288,17 @@ async def test_dropped_gateway_resumes_and_replays(discord_emulator: DiscordEmul
     bot.add_listener(on_resumed)
     async with running_bot(emu, bot, commands=ALL_COMMANDS):
         user = emu.add_user("tom")
-        assert await emu.drop_connections() == 1
+        assert await emu.drop_connections(hold=True) == 1
         # Sent while the bot is disconnected: must arrive through the RESUME replay.
         await emu.send_message(emu.channel_id("general"), user, "still there?", mentions_bot=True)
+        assert not emu.messages(emu.channel_id("general"))[-1]["author"]["bot"]
+        emu.release_gateway()
         reply = await emu.wait_for_message(lambda m: m["content"] == "answer: still there?", timeout=20)
         assert reply is not None
         await asyncio.wait_for(resumed.wait(), 5)
         (session,) = emu.gateway.sessions.values()
         assert session.resumes == 1 and emu.gateway.identifies == 1
+        assert session.replayed >= 1
         inter = await emu.invoke_command(user, "pick", {"fruit": "banana"})
         await inter.wait_done(timeout=10)
         assert inter.content == "picked banana"
@@ -301,3 +329,43 @@ async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator
             with pytest.raises(TimeoutError, match="emulator errors:.*callback after"):
                 await inter.wait_done(timeout=1.5)
         assert inter.errors and not inter.acknowledged
+
+
+async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dari.config import Settings
+    from emulator.sandbox import run_sandbox
+
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    article = tmp_path / "article.md"
+    article.write_bytes("# 제목\nbody\n".encode())
+    script = "\n".join([
+        "/help",
+        "/echo text:hello world times:2",
+        "/pick cherry",
+        f"/upload file:{article}",
+        "/echo times:x text:oops",
+        "/nope",
+        "what is this?",
+        "and more?",
+        "/secret",
+    ]) + "\n"
+    out = io.StringIO()
+    code = await run_sandbox(Settings(), lambda s: make_test_bot(s.discord.guild_ids[-1]),
+                             stdin=io.StringIO(script), stdout=out, reply_timeout=10)
+    text = out.getvalue()
+    assert code == 0
+    assert "/echo — Defer, then follow up with an embed" in text
+    assert "text:<text>  What to echo" in text
+    assert "**Echo**" in text and "│ hello world hello world" in text
+    assert "│   ko" in text, "the sandbox user has the locale of $LANG"
+    assert "Dari:\npicked cherry" in text
+    assert f"article.md: {article.stat().st_size} bytes" in text
+    assert "[attachment: upper.txt" in text
+    assert "error: /echo times: 'x' is not a integer" in text
+    assert "error: the bot has not registered a slash command /nope" in text
+    assert "Dari: [thread: what is this?]\nanswer: what is this?" in text
+    assert "Dari: [thread: what is this?]\nfollow-up: and more?" in text
+    assert "(only you can see this)\nonly you" in text
+    # Every reply is printed once, in order.
+    assert text.index("picked cherry") < text.index("article.md:") < text.index("answer: what")
+    assert text.count("picked cherry") == 1

@@ -1,0 +1,297 @@
+"""`dari sandbox`: chat with the real bot through a local Discord emulator, in a terminal.
+
+You are the member "you" (admin) in #general. ``/name args`` runs a slash command the
+bot registered; any other line is a message mentioning the bot (it answers in a thread),
+and later plain lines go to that thread as follow-ups. Each complete reply is printed as
+text. When stdin is not a terminal, lines are read one at a time and the program exits
+at end of input, so it can be scripted::
+
+    printf '/ask 한미일 군사협력의 한계는?\\n' | dari sandbox
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import discord
+
+from dari.config import Settings
+from emulator.connect import reset_api_base
+from emulator.driver import DriverError
+from emulator.harness import settings_for, start_bot, stop_bot
+from emulator.render import LOADING, render_message
+from emulator.server import DiscordEmulator
+from emulator.state import PUBLIC_THREAD, User
+
+log = logging.getLogger(__name__)
+
+MakeBot = Callable[[Settings], discord.Client]
+TRUE_WORDS = {"true", "yes", "y", "1", "on"}
+FALSE_WORDS = {"false", "no", "n", "0", "off"}
+LOCAL_HELP = ("Sandbox: type a question to ask in #general (the bot answers in a thread; "
+              "following lines go to that thread), /new to start over in #general, "
+              "/help for commands, /quit or end of input to leave.")
+
+
+def sandbox_locale() -> str:
+    """"ko" when $LANG (or $LC_ALL) is Korean, else "en-US"."""
+    lang = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
+    return "ko" if lang.lower().startswith("ko") else "en-US"
+
+
+class Sandbox:
+    """The chat loop on top of a started emulator and bot."""
+
+    def __init__(self, emu: DiscordEmulator, user: User, out: TextIO, *, reply_timeout: float,
+                 quiet: float = 0.5) -> None:
+        self.emu = emu
+        self.user = user
+        self.out = out
+        self.reply_timeout = reply_timeout
+        self.quiet = quiet
+        self.general = emu.channel_id("general")
+        self.thread_id: int | None = None
+
+    def say(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    # -- commands ----------------------------------------------------------------------
+
+    def help_text(self) -> str:
+        lines = [LOCAL_HELP, "Commands the bot registered:"]
+        for cmd in self.emu.registered_commands():
+            lines.append(f"  /{cmd['name']} — {cmd.get('description', '')}")
+            for opt in cmd.get("options") or []:
+                if opt["type"] in (1, 2):
+                    subs = " ".join(f"{o['name']}:" for o in opt.get("options") or [])
+                    lines.append(f"      {opt['name']} {subs}  {opt.get('description', '')}")
+                    continue
+                need = "" if opt.get("required") else " (optional)"
+                lines.append(f"      {opt['name']}:<{_type_name(opt['type'])}>{need}  "
+                             f"{opt.get('description', '')}")
+        return "\n".join(lines)
+
+    def parse_command(self, line: str) -> tuple[str, str | None, dict[str, Any]]:
+        """``/name [sub] key:value …`` or ``/name free text`` → (name, subcommand, options)."""
+        name, _, rest = line[1:].strip().partition(" ")
+        cmd = self.emu.command(name)
+        schema = cmd.get("options") or []
+        subcommand: str | None = None
+        rest = rest.strip()
+        parts: list[str] = []
+        while any(o["type"] in (1, 2) for o in schema):
+            word, _, rest = rest.partition(" ")
+            found = next((o for o in schema if o["name"] == word and o["type"] in (1, 2)), None)
+            if found is None:
+                subs = [o["name"] for o in schema if o["type"] in (1, 2)]
+                raise DriverError(f"/{'/'.join([name, *parts])} needs a subcommand: {', '.join(subs)}")
+            parts.append(word)
+            schema = found.get("options") or []
+            rest = rest.strip()
+        if parts:
+            subcommand = " ".join(parts)
+        by_name = {o["name"]: o for o in schema}
+        raw: dict[str, str] = {}
+        if rest:
+            keys = "|".join(re.escape(k) for k in sorted(by_name, key=len, reverse=True))
+            marks = list(re.finditer(rf"(?:^|\s)({keys}):", rest)) if keys else []
+            if marks and marks[0].start() == 0:
+                for i, m in enumerate(marks):
+                    end = marks[i + 1].start() if i + 1 < len(marks) else len(rest)
+                    raw[m.group(1)] = rest[m.end():end].strip()
+            else:
+                strings = [o for o in schema if o["type"] == 3]
+                target = next((o for o in strings if o.get("required")), strings[0] if strings else None)
+                if target is None and len(schema) == 1:
+                    target = schema[0]  # e.g. "/progress 3" for a single integer option
+                if target is None:
+                    raise DriverError(f"/{name} takes no text; use key:value (options: {sorted(by_name)})")
+                raw[target["name"]] = rest
+        return name, subcommand, {k: self._convert(name, by_name[k], v) for k, v in raw.items()}
+
+    def _convert(self, cmd: str, opt: dict[str, Any], text: str) -> Any:
+        kind, key = opt["type"], opt["name"]
+        try:
+            if kind == 4:
+                return int(text)
+            if kind == 10:
+                return float(text)
+        except ValueError:
+            raise DriverError(f"/{cmd} {key}: {text!r} is not a {_type_name(kind)}") from None
+        if kind == 5:
+            if text.lower() in TRUE_WORDS | FALSE_WORDS:
+                return text.lower() in TRUE_WORDS
+            raise DriverError(f"/{cmd} {key}: {text!r} is not true/false")
+        if kind == 11:
+            path = Path(text).expanduser()
+            if not path.is_file():
+                raise DriverError(f"/{cmd} {key}: no such file {text!r}")
+            return (path.name, path.read_bytes())
+        if kind == 7:
+            return self.emu.channel_id(text.lstrip("#"))
+        if kind in (6, 9):
+            for user in self.emu.state.users.values():
+                if user.name == text.lstrip("@"):
+                    return user
+            raise DriverError(f"/{cmd} {key}: no member named {text!r}")
+        return text
+
+    # -- waiting and printing --------------------------------------------------------------
+
+    def _bot_messages_since(self, cursor: int) -> list[dict[str, Any]]:
+        """Final state of every bot message created or edited after ``cursor``, in order."""
+        latest: dict[str, dict[str, Any]] = {}
+        bot_id = str(self.emu.state.bot.id)
+        for kind, message in self.emu.message_events[cursor:]:
+            if message["author"]["id"] != bot_id:
+                continue
+            if kind == "delete":
+                latest.pop(message["id"], None)
+            else:
+                latest[message["id"]] = message
+        return list(latest.values())
+
+    async def settle(self, cursor: int, done: Callable[[], bool]) -> bool:
+        """Wait for ``done()`` and then ``quiet`` seconds without bot activity; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reply_timeout
+        try:
+            await self.emu.wait_until(done, self.reply_timeout, "the bot's reply")
+        except TimeoutError:
+            return False
+        while True:
+            count = len(self.emu.message_events)
+            try:
+                await self.emu.wait_until(lambda: len(self.emu.message_events) != count,
+                                          self.quiet, "")
+            except TimeoutError:
+                if not any(m["flags"] & LOADING for m in self._bot_messages_since(cursor)):
+                    return True
+            if loop.time() > deadline:
+                return False
+
+    def show(self, cursor: int) -> None:
+        messages = self._bot_messages_since(cursor)
+        for message in messages:
+            channel = self.emu.state.channels.get(int(message["channel_id"]), {})
+            thread = channel.get("name") if channel.get("type") == PUBLIC_THREAD else None
+            self.say(render_message(message, thread_name=thread, author=True))
+            self.say("")
+
+    async def run_command(self, line: str) -> None:
+        name, subcommand, options = self.parse_command(line)
+        attachments = {k: v for k, v in options.items() if isinstance(v, tuple)}
+        plain = {k: v for k, v in options.items() if k not in attachments}
+        channel = self.thread_id or self.general
+        cursor = self.emu.cursor()
+        inter = await self.emu.invoke_command(self.user, name, plain, channel_id=channel,
+                                              subcommand=subcommand, attachments=attachments)
+        try:
+            await inter.wait_done(timeout=self.reply_timeout, quiet=self.quiet)
+        except TimeoutError as exc:
+            self.show(cursor)
+            self.say(f"(no complete reply: {exc})")
+            return
+        self.show(cursor)
+
+    async def run_message(self, text: str) -> None:
+        cursor = self.emu.cursor()
+        if self.thread_id is None:
+            sent = await self.emu.send_message(self.general, self.user, text, mentions_bot=True)
+        else:
+            sent = await self.emu.send_message(self.thread_id, self.user, text)
+        bot_id = str(self.emu.state.bot.id)
+        ok = await self.settle(cursor, lambda: any(
+            m["author"]["id"] == bot_id for _, m in self.emu.message_events[cursor:]))
+        if self.thread_id is None and int(sent["id"]) in self.emu.state.channels:
+            self.thread_id = int(sent["id"])  # the bot opened a thread on the question
+        self.show(cursor)
+        if not ok:
+            self.say(f"(no reply from the bot within {self.reply_timeout:.0f}s)")
+
+    async def handle(self, line: str) -> bool:
+        """Process one input line; False means quit."""
+        line = line.strip()
+        if not line:
+            return True
+        if line in ("/quit", "/exit"):
+            return False
+        if line == "/help":
+            self.say(self.help_text())
+            return True
+        if line == "/new":
+            self.thread_id = None
+            self.say("(back in #general)")
+            return True
+        try:
+            if line.startswith("/"):
+                await self.run_command(line)
+            else:
+                await self.run_message(line)
+        except DriverError as exc:
+            self.say(f"error: {exc}")
+        return True
+
+
+def _type_name(kind: int) -> str:
+    return {3: "text", 4: "integer", 5: "true/false", 6: "member", 7: "#channel", 8: "role",
+            9: "member", 10: "number", 11: "file path"}.get(kind, str(kind))
+
+
+async def _read_line(stdin: TextIO, interactive: bool, prompt: str) -> str | None:
+    """One line (without newline), or None at end of input."""
+    if interactive:
+        try:
+            return await asyncio.to_thread(input, prompt)
+        except EOFError:
+            return None
+    line = await asyncio.to_thread(stdin.readline)
+    return None if line == "" else line.rstrip("\n")
+
+
+async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = sys.stdin,
+                      stdout: TextIO = sys.stdout, reply_timeout: float = 180.0,
+                      start_timeout: float = 600.0) -> int:
+    """Start the emulator and the bot from ``make_bot(settings pointed at it)``, then chat.
+
+    Returns 0 at end of input or /quit, 1 if the bot could not start.
+    """
+    interactive = stdin.isatty() and stdout.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401  (line editing and history for input())
+        except ImportError:  # pragma: no cover - not on every platform
+            pass
+    emu = DiscordEmulator("sandbox-" + os.urandom(8).hex())
+    await emu.start()
+    task: asyncio.Task[None] | None = None
+    bot: discord.Client | None = None
+    try:
+        bot = make_bot(settings_for(emu, settings))
+        try:
+            task = await start_bot(emu, bot, timeout=start_timeout)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"dari sandbox: the bot did not start: {exc}", file=sys.stderr)
+            return 1
+        user = emu.add_user("you", admin=True, locale=sandbox_locale())
+        chat = Sandbox(emu, user, stdout, reply_timeout=reply_timeout)
+        if interactive:
+            chat.say(f"Dari sandbox — local Discord at {emu.base_url}; you are 'you' (admin, "
+                     f"locale {user.locale}) in #general.\n{LOCAL_HELP}")
+        while True:
+            where = "#general" if chat.thread_id is None else "thread"
+            line = await _read_line(stdin, interactive, f"you ({where})> ")
+            if line is None or not await chat.handle(line):
+                return 0
+    finally:
+        if bot is not None and task is not None:
+            await stop_bot(bot, task)
+        await emu.stop()
+        reset_api_base()
