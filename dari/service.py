@@ -1,0 +1,246 @@
+"""The facade the bot and the CLI use: search, ask, articles, refresh, status.
+
+Everything here blocks (the bot calls it through ``asyncio.to_thread``). The live
+:class:`Retriever` is an immutable object behind one reference: a refresh builds the new
+generation while queries keep using the old Retriever, then the reference is replaced under
+a lock, so a query sees either the old or the new generation, never a mix. If another
+process swaps ``CURRENT``, the next query notices (inode/mtime of ``CURRENT``) and reloads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from corpus.models import AlignmentPair, Article, Paragraph
+from dari.config import Settings
+from embeddings.lock import RefreshBusy
+from embeddings.manifest import IndexProblem, Manifest, NoIndex, current_stamp, index_root, read_current
+from embeddings.models import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DariService", "RefreshBusy", "Status", "NoIndex", "IndexProblem"]
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Status:
+    """What `/status` and `dari status` show."""
+
+    articles: int
+    paragraphs: dict[str, int]
+    model: str
+    last_refresh: str | None
+    last_duration_s: float | None
+    generation: str | None
+
+
+class DariService:
+    """Store + live index + encoder behind one thread-safe object."""
+
+    def __init__(self, settings: Settings, *, load_index: bool = True) -> None:
+        """Open the store and, with ``load_index``, the live index (commands that only read
+        the store, like `dari show`, pass False and never load the model)."""
+        from corpus.store import Store
+
+        self.settings = settings
+        self.store = Store.open(settings)
+        self._encoder: Any | None = None
+        self._encoder_lock = threading.Lock()
+        self._retriever: Any | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._swap_lock = threading.Lock()  # guards _retriever/_stamp replacement
+        self._store_lock = threading.RLock()  # sqlite connection shared by threads
+        self._root = index_root(settings.data_dir)
+        try:
+            if load_index:
+                self._reload_if_changed()
+        except NoIndex:
+            log.info("no index yet in %s; run `dari index` (or the bot's refresh)", self._root)
+
+    # -- model and index ------------------------------------------------------------------
+
+    @property
+    def encoder(self) -> Any:
+        """The query/passage encoder, loaded on first use (loading takes seconds)."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                from embeddings.encoder import Encoder
+
+                self._encoder = Encoder.from_settings(self.settings)
+            return self._encoder
+
+    def _reload_if_changed(self) -> Any:
+        """The live Retriever, reloaded if ``CURRENT`` changed since it was loaded."""
+        stamp = current_stamp(self._root)
+        retriever = self._retriever
+        if retriever is not None and stamp == self._stamp:
+            return retriever
+        with self._swap_lock:
+            if self._retriever is not None and stamp == self._stamp:
+                return self._retriever
+            if stamp is None or read_current(self._root) is None:
+                raise NoIndex(f"no index in {self._root}; run `dari index` to build it")
+            from embeddings.retriever import Retriever
+
+            self._retriever = Retriever.load(self.settings, None, self.encoder)
+            self._stamp = stamp
+            return self._retriever
+
+    def retriever(self) -> Any:
+        """The live Retriever (raises :class:`NoIndex` if none has been built)."""
+        return self._reload_if_changed()
+
+    def ensure_index(self, progress: Progress | None = None) -> None:
+        """Build the index if there is none yet (first start of `make run` or the sandbox)."""
+        if read_current(self._root) is None:
+            self.refresh(progress=progress)
+        else:
+            self._reload_if_changed()
+
+    # -- queries --------------------------------------------------------------------------
+
+    def search(self, query: str, k: int | None = None, language: str | None = None) -> list[Hit]:
+        """Ranked relevant paragraphs for ``query``; [] when nothing passes the threshold."""
+        if language is not None and language not in ("en", "ko"):
+            raise ValueError(f"language must be 'en' or 'ko', got {language!r}")
+        return self._reload_if_changed().search(query, k=k, language=language)
+
+    def ask(self, question: str) -> Answer:
+        """Search and shape the answer (quoted passages trimmed to their best sentences)."""
+        from embeddings.answer import build_answer
+
+        cfg = self.settings.answer
+        hits = self.search(question, k=cfg.passages)
+        return build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
+                            encoder=self.encoder)
+
+    # -- corpus views ---------------------------------------------------------------------
+
+    def articles(self) -> list[Article]:
+        """All articles (metadata and paragraphs)."""
+        with self._store_lock:
+            return list(self.store.articles())
+
+    def find_articles(self, text: str, limit: int = 25) -> list[Article]:
+        """Articles whose title (or other metadata) matches ``text``."""
+        with self._store_lock:
+            return list(self.store.find_articles(text, limit))
+
+    def resolve_article(self, ref: str) -> Article | None:
+        """An article by id, else by exact title (case-insensitive), else the only title match."""
+        ref = ref.strip()
+        if not ref:
+            return None
+        with self._store_lock:
+            article = self.store.article(ref)
+            if article is not None:
+                return article
+            found = list(self.store.find_articles(ref, 25))
+        folded = ref.casefold()
+        exact = [a for a in found if a.title.casefold() == folded
+                 or (a.title_ko or "").casefold() == folded]
+        if len(exact) == 1:
+            return self._full(exact[0])
+        if len(found) == 1:
+            return self._full(found[0])
+        return None
+
+    def _full(self, article: Article) -> Article:
+        if article.paragraphs:
+            return article
+        with self._store_lock:
+            return self.store.article(article.id) or article
+
+    def passage(self, article_id: str, language: str,
+                position: int) -> tuple[Paragraph, tuple[Paragraph, ...]] | None:
+        """Paragraph ``position`` (1-based) of an article in ``language`` and its counterpart(s)."""
+        with self._store_lock:
+            article = self.store.article(article_id)
+            if article is None:
+                return None
+            for para in article.in_language(language):  # type: ignore[arg-type]
+                if para.position == position:
+                    return para, tuple(self.store.aligned(para))
+        return None
+
+    def alignment(self, article_id: str) -> list[AlignmentPair]:
+        """The article's paragraph alignment (empty for one-language articles)."""
+        with self._store_lock:
+            return list(self.store.alignment(article_id))
+
+    # -- maintenance ----------------------------------------------------------------------
+
+    def refresh(self, full: bool = False, progress: Progress | None = None) -> Any:
+        """Refresh the index from the corpus dir; queries keep using the old one until the swap.
+
+        Raises :class:`RefreshBusy` if a refresh is already running (here or elsewhere).
+        """
+        from corpus.store import Store
+        from embeddings.refresh import refresh
+
+        # The refresh gets its own store connection: it writes in one long transaction
+        # while this service's connection keeps serving reads.
+        store = Store.open(self.settings)
+        try:
+            report = refresh(self.settings, full=full, progress=progress, encoder=self.encoder,
+                             store=store, show_progress=progress is None)
+        finally:
+            store.close()
+        try:
+            self._reload_if_changed()
+        except (NoIndex, IndexProblem) as exc:  # pragma: no cover - refresh just wrote one
+            log.error("index refresh finished but the new index does not load: %s", exc)
+            raise
+        return report
+
+    def status(self) -> Status:
+        """Counts, model, last refresh time and duration, live generation."""
+        from embeddings.refresh import META_LAST_DURATION, META_LAST_REFRESH
+
+        with self._store_lock:
+            counts = self.store.counts()
+            last = self.store.get_meta(META_LAST_REFRESH)
+            duration = self.store.get_meta(META_LAST_DURATION)
+        name = read_current(self._root)
+        manifest: Manifest | None = None
+        if name is not None:
+            try:
+                manifest = Manifest.read(self._root / name)
+            except IndexProblem:
+                manifest = None
+        return Status(
+            articles=int(counts.get("articles", 0)) if isinstance(counts, dict) else 0,
+            paragraphs=_paragraph_counts(counts),
+            model=manifest.model if manifest else self.settings.embeddings.model,
+            last_refresh=last or (manifest.created if manifest else None),
+            last_duration_s=float(duration) if duration else (manifest.duration_s if manifest else None),
+            generation=name,
+        )
+
+    def close(self) -> None:
+        """Close the store."""
+        with self._store_lock:
+            self.store.close()
+
+    def __enter__(self) -> "DariService":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _paragraph_counts(counts: Any) -> dict[str, int]:
+    """Paragraphs per language from ``Store.counts()`` (tolerates a flat or nested dict)."""
+    if not isinstance(counts, dict):
+        return {}
+    nested = counts.get("paragraphs")
+    if isinstance(nested, dict):
+        return {str(k): int(v) for k, v in nested.items()}
+    return {lang: int(counts[key]) for lang in ("en", "ko")
+            for key in (f"paragraphs_{lang}", lang) if key in counts}

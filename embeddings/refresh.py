@@ -1,0 +1,399 @@
+"""Incremental refresh: corpus files → store → embeddings → a new index generation → swap.
+
+Only passages never encoded with this model are encoded (the cache is keyed by text digest
+and model fingerprint); removed paragraphs simply are not in the new generation. The new
+generation is built in a hidden directory beside the live one, fsynced, renamed into place,
+and only then does ``CURRENT`` point at it (``os.replace``), so readers keep answering from
+the old generation until the swap and a refresh killed at any point leaves it intact.
+
+``DARI_TEST_PAUSE_AT=<checkpoint>`` makes a refresh stop and sleep at that checkpoint (after
+writing the process id to ``DARI_TEST_PAUSE_FILE``): the kill tests use it to SIGKILL a real
+refresh at a known point of the real code path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from corpus.models import Article, Paragraph
+from dari.config import Settings
+from embeddings.cache import EmbeddingCache, text_digest
+from embeddings.index import DenseIndex
+from embeddings.lock import RefreshLock
+from embeddings.manifest import (
+    CURRENT,
+    Manifest,
+    fsync_dir,
+    fsync_file,
+    index_root,
+    new_generation_name,
+    read_current,
+    swap_current,
+)
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+SNAPSHOT = "snapshot.json"
+KEYWORD_DIR = "keyword"
+CHECKPOINTS = ("ingested", "encoding", "aligned", "writing", "written", "swapped")
+META_LAST_REFRESH = "index.last_refresh"
+META_LAST_DURATION = "index.last_duration_s"
+_ENCODE_CHUNK = 256  # vectors go to the cache after each chunk, so a kill loses little work
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did."""
+
+    ingest: Any | None = None  # corpus.ingest.IngestReport
+    articles: int = 0
+    paragraphs: int = 0
+    passages: int = 0
+    encoded: int = 0  # passages encoded by the model in this refresh
+    cached: int = 0  # passages whose vectors came from the cache
+    aligned_articles: int = 0
+    generation: str | None = None
+    previous: str | None = None
+    kind: str | None = None
+    up_to_date: bool = False  # nothing changed: no new generation was built
+    duration_s: float = 0.0
+    removed_generations: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One human line."""
+        if self.up_to_date:
+            return (f"index up to date (generation {self.generation}): {self.articles} articles, "
+                    f"{self.paragraphs} paragraphs, {self.passages} passages")
+        return (f"index generation {self.generation} ({self.kind}) is live: {self.articles} articles, "
+                f"{self.paragraphs} paragraphs, {self.passages} passages; encoded {self.encoded}, "
+                f"cached {self.cached}; realigned {self.aligned_articles} articles; "
+                f"{self.duration_s:.1f}s")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (the ingest report as its own dict when it is a dataclass)."""
+        data = asdict(self) if self.ingest is None else {
+            **{k: v for k, v in asdict(self).items() if k != "ingest"}, "ingest": _plain(self.ingest)}
+        return data
+
+
+def _plain(obj: Any) -> Any:
+    try:
+        return asdict(obj)
+    except TypeError:
+        return str(obj)
+
+
+def checkpoint(name: str) -> None:
+    """Test hook: pause here for ever if ``DARI_TEST_PAUSE_AT`` names this checkpoint."""
+    if os.environ.get("DARI_TEST_PAUSE_AT") != name:
+        return
+    marker = os.environ.get("DARI_TEST_PAUSE_FILE")
+    if marker:
+        Path(marker).write_text(f"{os.getpid()} {name}\n", encoding="utf-8")
+    log.warning("refresh paused at checkpoint %r (DARI_TEST_PAUSE_AT)", name)
+    time.sleep(float(os.environ.get("DARI_TEST_PAUSE_SECONDS", "600")))
+
+
+def refresh(
+    settings: Settings,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    encoder: Any | None = None,
+    store: Any | None = None,
+    show_progress: bool = True,
+) -> RefreshReport:
+    """Bring the index up to date with the corpus directory; see the module docstring.
+
+    ``full`` ignores the embedding cache (everything is re-encoded) and always builds a new
+    generation. ``encoder``/``store`` may be passed to reuse open ones. Raises
+    :class:`embeddings.lock.RefreshBusy` if another refresh holds the lock.
+    """
+    started = time.perf_counter()
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    root = index_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    report = RefreshReport()
+
+    def tell(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
+    with RefreshLock(data_dir / "refresh.lock"):
+        own_store = store is None
+        if store is None:
+            from corpus.store import Store
+
+            store = Store.open(settings)
+        try:
+            return _refresh_locked(settings, store, encoder, full, root, report, tell,
+                                   started, show_progress)
+        finally:
+            if own_store:
+                store.close()
+
+
+def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: bool, root: Path,
+                    report: RefreshReport, tell: Progress, started: float,
+                    show_progress: bool) -> RefreshReport:
+    from corpus.ingest import ingest
+
+    tell("ingest", 0, 1)
+    report.ingest = ingest(settings, store)  # one transaction inside: all or nothing
+    tell("ingest", 1, 1)
+    checkpoint("ingested")
+
+    if encoder is None:
+        from embeddings.encoder import Encoder
+
+        encoder = Encoder.from_settings(settings)
+
+    articles = {a.id: a for a in store.articles()}
+    paragraphs: list[Paragraph] = sorted(
+        store.paragraphs(), key=lambda p: (p.article_id, p.language, p.position))
+    report.articles, report.paragraphs = len(articles), len(paragraphs)
+    previous = read_current(root)
+    report.previous = previous
+    digest = store.corpus_digest()
+
+    if not full and previous is not None and not _changed(report.ingest):
+        try:
+            live = Manifest.read(root / previous)
+        except Exception:  # noqa: BLE001 - a damaged live generation is simply rebuilt
+            live = None
+        if (live is not None and live.corpus_digest == digest
+                and live.fingerprint == encoder.fingerprint
+                and live.kind == DenseIndex.kind_for(live.count, settings.index)):
+            report.generation, report.kind, report.up_to_date = previous, live.kind, True
+            report.passages = live.count
+            # Leftovers of a refresh killed after its swap, or of half-built generations.
+            report.removed_generations = collect_garbage(
+                root, keep=(previous, live.extra.get("previous")))
+            report.duration_s = time.perf_counter() - started
+            _record(store, report)
+            log.info("%s", report.summary())
+            return report
+
+    # Passages: paragraphs longer than the model window become several passages.
+    from embeddings.passages import split_passages
+
+    rows: list[str] = []  # dense row -> paragraph id
+    texts: list[str] = []
+    for p in tqdm(paragraphs, desc="passages", unit="para", disable=not show_progress, leave=False):
+        for piece in split_passages(p.text, encoder) or [p.text]:
+            rows.append(p.id)
+            texts.append(piece)
+    report.passages = len(rows)
+
+    vectors = _embed(texts, encoder, EmbeddingCache.for_data_dir(settings.data_dir), full,
+                     report, tell, show_progress)
+
+    report.aligned_articles = _align(store, articles, paragraphs, rows, vectors, report.ingest,
+                                     full, tell)
+    checkpoint("aligned")
+
+    gen = new_generation_name()
+    building = root / f".building-{gen}"
+    building.mkdir()
+    tell("index", 0, 3)
+    dense = DenseIndex.build(vectors.reshape(-1, encoder.dimension), settings.index,
+                             progress=show_progress)
+    dense.save(building)
+    tell("index", 1, 3)
+    checkpoint("writing")
+    from embeddings.keyword import KeywordIndex
+
+    # Keyword side indexes whole paragraphs (BM25 has no length window) by paragraph id.
+    keyword = KeywordIndex.build([p.id for p in paragraphs], [p.text for p in paragraphs],
+                                 show_progress=show_progress)
+    keyword.save(building / KEYWORD_DIR)
+    tell("index", 2, 3)
+    _write_snapshot(building / SNAPSHOT, store, articles, paragraphs, rows)
+    manifest = Manifest(
+        generation=gen,
+        model=encoder.model_name,
+        fingerprint=encoder.fingerprint,
+        dimension=int(encoder.dimension),
+        count=dense.ntotal,
+        paragraphs=len(paragraphs),
+        corpus_digest=digest,
+        kind=dense.kind,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        duration_s=round(time.perf_counter() - started, 3),
+        extra={"encoded": report.encoded, "cached": report.cached, "previous": previous},
+    )
+    _fsync_tree(building)
+    manifest.write(building)  # written last: a generation without a manifest is incomplete
+    os.rename(building, root / gen)
+    fsync_dir(root)
+    tell("index", 3, 3)
+    checkpoint("written")
+
+    swap_current(root, gen)
+    checkpoint("swapped")
+    report.generation, report.kind = gen, dense.kind
+    report.removed_generations = collect_garbage(root, keep=(gen, previous))
+    report.duration_s = time.perf_counter() - started
+    _record(store, report)
+    log.info("%s", report.summary())
+    return report
+
+
+def _record(store: Any, report: RefreshReport) -> None:
+    """Remember when the last refresh ended and how long it took (for `/status`)."""
+    store.set_meta(META_LAST_REFRESH, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    store.set_meta(META_LAST_DURATION, f"{report.duration_s:.3f}")
+
+
+def _changed(ingest_report: Any) -> bool:
+    """Did ingest add, update or remove anything?"""
+    for name in ("added", "updated", "removed"):
+        value = getattr(ingest_report, name, None)
+        if value:
+            return True
+    return False
+
+
+def _embed(texts: Sequence[str], encoder: Any, cache: EmbeddingCache, full: bool,
+           report: RefreshReport, tell: Progress, show_progress: bool) -> np.ndarray:
+    """Vectors for ``texts``: from the cache where possible, the rest encoded (and cached)."""
+    dim = int(encoder.dimension)
+    try:
+        digests = [text_digest(t) for t in texts]
+        known = {} if full else cache.get_many(digests, encoder.fingerprint, dim)
+        missing = [d for d in dict.fromkeys(digests) if d not in known]
+        text_of = dict(zip(digests, texts))
+        report.cached = sum(1 for d in digests if d in known)
+        report.encoded = len(digests) - report.cached
+        log.info("embeddings: %d passages, %d cached, %d to encode", len(digests),
+                 report.cached, report.encoded)
+        tell("encode", 0, len(missing))
+        with tqdm(total=len(missing), desc="encoding passages", unit="passage",
+                  disable=not show_progress or not missing, leave=False) as bar:
+            for start in range(0, len(missing), _ENCODE_CHUNK):
+                chunk = missing[start:start + _ENCODE_CHUNK]
+                vecs = np.asarray(encoder.encode_passages([text_of[d] for d in chunk], progress=False),
+                                  dtype=np.float32)
+                cache.put_many(zip(chunk, vecs), encoder.fingerprint)
+                known.update(zip(chunk, vecs))
+                bar.update(len(chunk))
+                tell("encode", min(start + len(chunk), len(missing)), len(missing))
+                checkpoint("encoding")
+        if not digests:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.stack([known[d] for d in digests]).astype(np.float32)
+    finally:
+        cache.close()
+
+
+def _align(store: Any, articles: dict[str, Article], paragraphs: Sequence[Paragraph],
+           rows: Sequence[str], vectors: np.ndarray, ingest_report: Any, full: bool,
+           tell: Progress) -> int:
+    """Align new or changed bilingual articles (and any missing an alignment); returns how many."""
+    from corpus.align import align
+
+    changed = set()
+    for name in ("added", "updated"):
+        value = getattr(ingest_report, name, None) or ()
+        changed.update(v if isinstance(v, str) else getattr(v, "id", str(v)) for v in value)
+    # Paragraph vector = normalised mean of its passages' vectors.
+    sums: dict[str, np.ndarray] = {}
+    for pid, vec in zip(rows, vectors):
+        sums[pid] = sums[pid] + vec if pid in sums else vec.copy()
+    by_article: dict[str, list[Paragraph]] = {}
+    for p in paragraphs:
+        by_article.setdefault(p.article_id, []).append(p)
+    todo = []
+    for aid, paras in by_article.items():
+        en = [p for p in paras if p.language == "en"]
+        ko = [p for p in paras if p.language == "ko"]
+        if not en or not ko:
+            continue
+        if full or aid in changed or not store.alignment(aid):
+            todo.append((aid, en, ko))
+    for i, (aid, en, ko) in enumerate(todo):
+        tell("align", i, len(todo))
+        en_v = _unit(np.stack([sums[p.id] for p in en]))
+        ko_v = _unit(np.stack([sums[p.id] for p in ko]))
+        pairs = align([p.text for p in en], [p.text for p in ko], en_v @ ko_v.T)
+        store.set_alignment(aid, pairs)
+    tell("align", len(todo), len(todo))
+    return len(todo)
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return m / np.where(norms == 0, 1.0, norms)
+
+
+def _write_snapshot(path: Path, store: Any, articles: dict[str, Article],
+                    paragraphs: Sequence[Paragraph], rows: Sequence[str]) -> None:
+    """What hits are made of, frozen with the index so a generation answers on its own.
+
+    The store moves on as soon as the next refresh ingests; the old generation keeps
+    answering until the swap, so it must not depend on paragraphs the store has dropped.
+    """
+    by_id = {p.id: p for p in paragraphs}
+    aligned: dict[str, list[str]] = {}
+    for aid, article in articles.items():
+        pairs = store.alignment(aid)
+        if not pairs:
+            continue
+        en = {p.position: p.id for p in paragraphs if p.article_id == aid and p.language == "en"}
+        ko = {p.position: p.id for p in paragraphs if p.article_id == aid and p.language == "ko"}
+        for pair in pairs:
+            en_ids = [en[n] for n in pair.en if n in en]
+            ko_ids = [ko[n] for n in pair.ko if n in ko]
+            for pid in en_ids:
+                aligned[pid] = ko_ids
+            for pid in ko_ids:
+                aligned[pid] = en_ids
+    data = {
+        "articles": {
+            aid: {k: v for k, v in asdict(a).items() if k != "paragraphs"}
+            for aid, a in articles.items()
+        },
+        "paragraphs": {pid: [p.article_id, p.language, p.position, p.text] for pid, p in by_id.items()},
+        "aligned": {pid: ids for pid, ids in aligned.items() if ids},
+        "rows": list(rows),
+    }
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False)
+
+
+def _fsync_tree(directory: Path) -> None:
+    for dirpath, _dirs, files in os.walk(directory):
+        for name in files:
+            fsync_file(Path(dirpath) / name)
+        fsync_dir(Path(dirpath))
+
+
+def collect_garbage(root: Path, keep: Sequence[str | None]) -> list[str]:
+    """Remove generations other than ``keep`` and leftovers of killed refreshes (under the lock)."""
+    removed = []
+    keep_set = {k for k in keep if k}
+    for entry in sorted(Path(root).iterdir()):
+        if entry.name == CURRENT or entry.name in keep_set:
+            continue
+        if not entry.is_dir():
+            if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                entry.unlink(missing_ok=True)  # a CURRENT replacement cut short by a kill
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry.name)
+    if removed:
+        log.info("removed old index generations: %s", ", ".join(removed))
+    return removed
