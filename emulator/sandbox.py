@@ -58,6 +58,8 @@ class Sandbox:
         self.quiet = quiet
         self.general = emu.channel_id("general")
         self.thread_id: int | None = None
+        self.printed: dict[str, str] = {}  # message id -> text as last printed
+        self.shown_cursor = emu.cursor()
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -158,12 +160,13 @@ class Sandbox:
                 latest[message["id"]] = message
         return list(latest.values())
 
-    async def settle(self, cursor: int, done: Callable[[], bool]) -> bool:
+    async def settle(self, cursor: int, done: Callable[[], bool], timeout: float | None = None) -> bool:
         """Wait for ``done()`` and then ``quiet`` seconds without bot activity; False on timeout."""
+        timeout = self.reply_timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.reply_timeout
+        deadline = loop.time() + timeout
         try:
-            await self.emu.wait_until(done, self.reply_timeout, "the bot's reply")
+            await self.emu.wait_until(done, timeout, "the bot's reply")
         except TimeoutError:
             return False
         while True:
@@ -178,12 +181,34 @@ class Sandbox:
                 return False
 
     def show(self, cursor: int) -> None:
-        messages = self._bot_messages_since(cursor)
-        for message in messages:
+        """Print bot messages changed since ``cursor`` (final state; each version once)."""
+        for message in self._bot_messages_since(cursor):
             channel = self.emu.state.channels.get(int(message["channel_id"]), {})
             thread = channel.get("name") if channel.get("type") == PUBLIC_THREAD else None
-            self.say(render_message(message, thread_name=thread, author=True))
+            text = render_message(message, thread_name=thread, author=True)
+            before = self.printed.get(message["id"])
+            if before == text:
+                continue
+            if before is not None:
+                text = "(edited) " + text
+            self.printed[message["id"]] = render_message(message, thread_name=thread, author=True)
+            self.say(text)
             self.say("")
+        self.shown_cursor = self.emu.cursor()
+
+    def show_updates(self) -> None:
+        """Print what the bot changed since the last reply was printed (late edits)."""
+        self.show(self.shown_cursor)
+
+    async def finish(self, linger: float = 2.0) -> None:
+        """At end of input: wait until the bot has been idle for ``linger`` seconds (bounded
+        by ``reply_timeout``) and print late edits, e.g. the last state of a progress reply."""
+        quiet, self.quiet = self.quiet, max(self.quiet, linger)
+        try:
+            await self.settle(self.shown_cursor, lambda: True)
+        finally:
+            self.quiet = quiet
+        self.show_updates()
 
     async def run_command(self, line: str) -> None:
         name, subcommand, options = self.parse_command(line)
@@ -218,6 +243,7 @@ class Sandbox:
 
     async def handle(self, line: str) -> bool:
         """Process one input line; False means quit."""
+        self.show_updates()
         line = line.strip()
         if not line:
             return True
@@ -258,9 +284,10 @@ async def _read_line(stdin: TextIO, interactive: bool, prompt: str) -> str | Non
 
 async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = sys.stdin,
                       stdout: TextIO = sys.stdout, reply_timeout: float = 180.0,
-                      start_timeout: float = 600.0) -> int:
+                      start_timeout: float = 600.0, quiet: float = 0.5) -> int:
     """Start the emulator and the bot from ``make_bot(settings pointed at it)``, then chat.
 
+    A reply is printed once complete and followed by ``quiet`` seconds without change.
     Returns 0 at end of input or /quit, 1 if the bot could not start.
     """
     interactive = stdin.isatty() and stdout.isatty()
@@ -281,7 +308,7 @@ async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = 
             print(f"dari sandbox: the bot did not start: {exc}", file=sys.stderr)
             return 1
         user = emu.add_user("you", admin=True, locale=sandbox_locale())
-        chat = Sandbox(emu, user, stdout, reply_timeout=reply_timeout)
+        chat = Sandbox(emu, user, stdout, reply_timeout=reply_timeout, quiet=quiet)
         if interactive:
             chat.say(f"Dari sandbox — local Discord at {emu.base_url}; you are 'you' (admin, "
                      f"locale {user.locale}) in #general.\n{LOCAL_HELP}")
@@ -289,6 +316,7 @@ async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = 
             where = "#general" if chat.thread_id is None else "thread"
             line = await _read_line(stdin, interactive, f"you ({where})> ")
             if line is None or not await chat.handle(line):
+                await chat.finish()
                 return 0
     finally:
         if bot is not None and task is not None:

@@ -685,7 +685,7 @@ class DiscordEmulator(DriverMixin):
         if not inter.acknowledged:
             raise ApiError(404, 10015, "Unknown Webhook")
         original = inter.original
-        if original is not None and original["flags"] & LOADING:
+        if original is not None and original["flags"] & LOADING and not original.get("deleted"):
             # After a deferral the first follow-up replaces the "thinking…" message.
             await self._apply_bot_edit(original, body, files)
             message = original

@@ -87,6 +87,28 @@ def make_test_bot(guild_id: int) -> commands.Bot:
         await interaction.response.send_message(
             f"manage_guild={member.guild_permissions.manage_guild} roles={roles}", ephemeral=True)
 
+    @bot.tree.command(name="oops", description="Public deferral, then a private error", guild=guild)
+    async def oops(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.delete_original_response()
+        await interaction.followup.send("private error", ephemeral=True)
+
+    class Confirm(discord.ui.View):
+        @discord.ui.button(label="Yes", custom_id="confirm-yes")
+        async def yes(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+            await interaction.response.edit_message(content=f"confirmed by {interaction.user.name}",
+                                                    view=None)
+
+    @bot.tree.command(name="confirm", description="A button", guild=guild)
+    async def confirm(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("sure?", view=Confirm(timeout=30))
+
+    @bot.tree.command(name="slow", description="Answers, then edits a second later", guild=guild)
+    async def slow(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("working")
+        await asyncio.sleep(1.0)  # the bot's own pace: longer than the sandbox's quiet period
+        await interaction.edit_original_response(content="finished")
+
     @bot.tree.command(name="boom", description="Raises", guild=guild)
     async def boom(interaction: discord.Interaction) -> None:
         raise BoomError("kaboom")
@@ -118,7 +140,8 @@ def make_test_bot(guild_id: int) -> commands.Bot:
     return bot
 
 
-ALL_COMMANDS = ["echo", "pick", "upload", "progress", "secret", "long", "whoami", "boom"]
+ALL_COMMANDS = ["echo", "pick", "upload", "progress", "secret", "long", "whoami", "oops", "confirm",
+                "slow", "boom"]
 
 
 async def test_login_gateway_and_command_sync(discord_emulator: DiscordEmulator) -> None:
@@ -259,6 +282,32 @@ async def test_edits_in_order_and_ephemeral(discord_emulator: DiscordEmulator) -
         assert all(m["content"] != "only you" for m in emu.messages(emu.channel_id("general")))
 
 
+async def test_deleted_deferral_then_private_follow_up_and_button(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        general = emu.channel_id("general")
+        inter = await emu.invoke_command(user, "oops")
+        await inter.wait_done(timeout=10)
+        assert [(e.kind, e.type) for e in inter.responses] == [("callback", 5), ("delete", None),
+                                                              ("followup", None)]
+        (shown,) = inter.visible_messages
+        assert shown["content"] == "private error" and shown["flags"] & 64
+        assert all(m["content"] != "private error" for m in emu.messages(general))
+        assert all(m["id"] != inter.message["id"] for m in emu.messages(general)), "deleted"
+
+        ask = await emu.invoke_command(user, "confirm")
+        await ask.wait_done(timeout=10)
+        assert ask.message["components"][0]["components"][0]["label"] == "Yes"
+        with pytest.raises(DriverError, match="no component"):
+            await emu.click(user, ask.message, "nope")
+        click = await emu.click(user, ask.message, "confirm-yes")
+        await click.wait_done(timeout=10)
+        assert click.callback_type == 7
+        assert emu.messages(general)[-1]["content"] == "confirmed by tom"
+        assert emu.messages(general)[-1]["components"] == []
+
+
 async def test_limits_errors_and_recovery(discord_emulator: DiscordEmulator) -> None:
     emu = discord_emulator
     bot = make_test_bot(emu.guild_id)
@@ -348,10 +397,11 @@ async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) 
         "what is this?",
         "and more?",
         "/secret",
+        "/slow",
     ]) + "\n"
     out = io.StringIO()
     code = await run_sandbox(Settings(), lambda s: make_test_bot(s.discord.guild_ids[-1]),
-                             stdin=io.StringIO(script), stdout=out, reply_timeout=10)
+                             stdin=io.StringIO(script), stdout=out, reply_timeout=10, quiet=0.3)
     text = out.getvalue()
     assert code == 0
     assert "/echo — Defer, then follow up with an embed" in text
@@ -369,3 +419,6 @@ async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) 
     # Every reply is printed once, in order.
     assert text.index("picked cherry") < text.index("article.md:") < text.index("answer: what")
     assert text.count("picked cherry") == 1
+    # A late edit is printed before the sandbox exits.
+    assert text.endswith("Dari: [thread: what is this?]\nworking\n\n"
+                         "(edited) Dari: [thread: what is this?]\nfinished\n\n")
