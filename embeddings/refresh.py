@@ -13,7 +13,6 @@ refresh at a known point of the real code path.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -41,11 +40,11 @@ from embeddings.manifest import (
     read_current,
     swap_current,
 )
+from embeddings.snapshot import write_snapshot
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
-SNAPSHOT = "snapshot.json"
 KEYWORD_DIR = "keyword"
 CHECKPOINTS = ("ingested", "encoding", "aligned", "writing", "written", "swapped")
 META_LAST_REFRESH = "index.last_refresh"
@@ -89,6 +88,8 @@ class RefreshReport:
 
 
 def _plain(obj: Any) -> Any:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
     try:
         return asdict(obj)
     except TypeError:
@@ -221,7 +222,8 @@ def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: b
                                  show_progress=show_progress)
     keyword.save(building / KEYWORD_DIR)
     tell("index", 2, 3)
-    _write_snapshot(building / SNAPSHOT, store, articles, paragraphs, rows)
+    write_snapshot(building, articles.values(), paragraphs, rows,
+                   {aid: store.alignment(aid) for aid in articles})
     manifest = Manifest(
         generation=gen,
         model=encoder.model_name,
@@ -337,41 +339,6 @@ def _align(store: Any, articles: dict[str, Article], paragraphs: Sequence[Paragr
 def _unit(m: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     return m / np.where(norms == 0, 1.0, norms)
-
-
-def _write_snapshot(path: Path, store: Any, articles: dict[str, Article],
-                    paragraphs: Sequence[Paragraph], rows: Sequence[str]) -> None:
-    """What hits are made of, frozen with the index so a generation answers on its own.
-
-    The store moves on as soon as the next refresh ingests; the old generation keeps
-    answering until the swap, so it must not depend on paragraphs the store has dropped.
-    """
-    by_id = {p.id: p for p in paragraphs}
-    aligned: dict[str, list[str]] = {}
-    for aid, article in articles.items():
-        pairs = store.alignment(aid)
-        if not pairs:
-            continue
-        en = {p.position: p.id for p in paragraphs if p.article_id == aid and p.language == "en"}
-        ko = {p.position: p.id for p in paragraphs if p.article_id == aid and p.language == "ko"}
-        for pair in pairs:
-            en_ids = [en[n] for n in pair.en if n in en]
-            ko_ids = [ko[n] for n in pair.ko if n in ko]
-            for pid in en_ids:
-                aligned[pid] = ko_ids
-            for pid in ko_ids:
-                aligned[pid] = en_ids
-    data = {
-        "articles": {
-            aid: {k: v for k, v in asdict(a).items() if k != "paragraphs"}
-            for aid, a in articles.items()
-        },
-        "paragraphs": {pid: [p.article_id, p.language, p.position, p.text] for pid, p in by_id.items()},
-        "aligned": {pid: ids for pid, ids in aligned.items() if ids},
-        "rows": list(rows),
-    }
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False)
 
 
 def _fsync_tree(directory: Path) -> None:

@@ -1,67 +1,26 @@
 """Search one loaded index generation: dense + keyword candidates, fusion, threshold, cap.
 
 A :class:`Retriever` is immutable once loaded: a refresh builds a new generation and the
-service swaps in a new Retriever, so a query never sees half of two generations.
-Hits are built from the generation's own snapshot of paragraphs, articles and alignments,
-so the old generation answers correctly even after the store has ingested newer files.
+service swaps in a new Retriever, so a query never sees half of two generations. Hits are
+built from the generation's own snapshot (``embeddings.snapshot``), so the old generation
+answers correctly even after the store has ingested newer files.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from corpus.models import Article, Paragraph
 from dari.config import Settings
 from embeddings.index import DenseIndex
-from embeddings.manifest import Manifest, NoIndex, index_root, read_current
+from embeddings.manifest import IndexMismatch, Manifest, NoIndex, index_root, read_current
 from embeddings.models import Hit
-from embeddings.refresh import KEYWORD_DIR, SNAPSHOT
+from embeddings.refresh import KEYWORD_DIR
+from embeddings.snapshot import LANG_CODES, Snapshot
 
 log = logging.getLogger(__name__)
-
-_ARTICLE_FIELDS = ("id", "title", "outlet", "country", "published", "author", "translator",
-                   "editor", "url", "title_ko")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A paragraph found by either side before fusion."""
-
-    paragraph_id: str
-    dense: float | None = None
-    keyword: float | None = None
-
-
-class Snapshot:
-    """The paragraphs, article metadata and alignments frozen with a generation."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.rows: list[str] = data["rows"]
-        self.articles: dict[str, Article] = {
-            aid: Article(**{k: (tuple(v) if k == "sources" else v) for k, v in meta.items()
-                            if k in _ARTICLE_FIELDS or k == "sources"})
-            for aid, meta in data["articles"].items()
-        }
-        self.paragraphs: dict[str, Paragraph] = {
-            pid: Paragraph(id=pid, article_id=a, language=lang, position=pos, text=text)
-            for pid, (a, lang, pos, text) in data["paragraphs"].items()
-        }
-        self.aligned_ids: dict[str, list[str]] = data.get("aligned", {})
-
-    @classmethod
-    def load(cls, path: Path) -> "Snapshot":
-        with open(path, encoding="utf-8") as fh:
-            return cls(json.load(fh))
-
-    def aligned(self, pid: str) -> tuple[Paragraph, ...]:
-        """The counterpart paragraph(s) of ``pid`` in the other language."""
-        return tuple(self.paragraphs[x] for x in self.aligned_ids.get(pid, ()) if x in self.paragraphs)
 
 
 class Retriever:
@@ -87,7 +46,8 @@ class Retriever:
         """Load the live generation (or ``generation``); refuses one built by another model.
 
         ``store`` is accepted for symmetry with the other loaders but not needed: the
-        generation carries its own snapshot. Raises :class:`NoIndex` when there is none.
+        generation carries its own snapshot. Raises :class:`NoIndex` when there is none and
+        :class:`IndexMismatch` (with the rebuild command) for another model or a damaged one.
         """
         root = index_root(settings.data_dir)
         name = generation or read_current(root)
@@ -100,98 +60,123 @@ class Retriever:
 
             encoder = Encoder.from_settings(settings)
         manifest.check_model(encoder.model_name, encoder.fingerprint, int(encoder.dimension))
-        dense = DenseIndex.load(directory, settings.index)
-        from embeddings.keyword import KeywordIndex
+        try:
+            dense = DenseIndex.load(directory, settings.index)
+            from embeddings.keyword import KeywordIndex
 
-        keyword = KeywordIndex.load(directory / KEYWORD_DIR)
-        snapshot = Snapshot.load(directory / SNAPSHOT)
-        if dense.ntotal != manifest.count or len(snapshot.rows) != manifest.count:
-            from embeddings.manifest import IndexMismatch
-
+            keyword = KeywordIndex.load(directory / KEYWORD_DIR)
+            snapshot = Snapshot(directory)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise IndexMismatch(f"index generation {name} does not load ({exc}); "
+                                "run `dari index --full` to rebuild") from exc
+        if dense.ntotal != manifest.count or len(snapshot.rows) != manifest.count \
+                or len(snapshot) != manifest.paragraphs:
             raise IndexMismatch(
                 f"index generation {name} is inconsistent ({dense.ntotal} vectors, "
-                f"{len(snapshot.rows)} rows, manifest says {manifest.count}); "
-                "run `dari index --full` to rebuild")
+                f"{len(snapshot.rows)} rows, {len(snapshot)} paragraphs; manifest says "
+                f"{manifest.count} and {manifest.paragraphs}); run `dari index --full` to rebuild")
         log.info("loaded index generation %s: %d passages (%s), %d paragraphs", name,
-                 manifest.count, manifest.kind, len(snapshot.paragraphs))
+                 manifest.count, manifest.kind, manifest.paragraphs)
         return cls(settings, manifest, dense, keyword, snapshot, encoder)
 
-    # -- search ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the snapshot database (the rest is plain memory)."""
+        self.snapshot.close()
+
+    # -- candidates -----------------------------------------------------------------------
 
     def dense_candidates(self, query_vector: np.ndarray, n: int,
-                         language: str | None = None) -> dict[str, float]:
-        """Best cosine per paragraph among the top passages (passages collapse to paragraphs)."""
+                         language: str | None = None) -> dict[int, float]:
+        """Best cosine per paragraph number among the top passages."""
         # Over-fetch: several passages may belong to one paragraph, and a language filter
         # discards about half of a bilingual corpus.
         fetch = n * (3 if language else 2)
         scores, rows = self.dense.search(query_vector, fetch)
-        best: dict[str, float] = {}
-        for score, row in zip(scores[0], rows[0]):
-            if row < 0:
-                continue
-            pid = self.snapshot.rows[row]
-            if language and self.snapshot.paragraphs[pid].language != language:
-                continue
-            if pid not in best or score > best[pid]:
-                best[pid] = float(score)
-            if len(best) >= n:
-                break
+        valid = rows[0] >= 0
+        numbers = self.snapshot.rows[rows[0][valid]]
+        scores = scores[0][valid]
+        if language:
+            keep = self.snapshot.langs[numbers] == LANG_CODES[language]
+            numbers, scores = numbers[keep], scores[keep]
+        best: dict[int, float] = {}
+        for number, score in zip(numbers.tolist(), scores.tolist()):
+            if number not in best:  # FAISS returns best first: the first passage wins
+                best[number] = score
+                if len(best) >= n:
+                    break
         return best
 
-    def keyword_candidates(self, query: str, n: int, language: str | None = None) -> dict[str, float]:
-        """BM25 candidates (paragraph id → score)."""
+    def keyword_candidates(self, query: str, n: int, language: str | None = None) -> dict[int, float]:
+        """BM25 candidates (paragraph number → score)."""
         found = self.keyword.search(query, n * 2 if language else n)
-        out: dict[str, float] = {}
+        numbers = self.snapshot.numbers([pid for pid, _ in found])
+        out: dict[int, float] = {}
         for pid, score in found:
-            if language and self.snapshot.paragraphs[pid].language != language:
+            number = numbers.get(pid)
+            if number is None:
                 continue
-            out[pid] = score
+            if language and self.snapshot.langs[number] != LANG_CODES[language]:
+                continue
+            out[number] = float(score)
             if len(out) >= n:
                 break
         return out
+
+    # -- search ---------------------------------------------------------------------------
 
     def search(self, query: str, k: int | None = None, language: str | None = None) -> list[Hit]:
         """The ``k`` best relevant paragraphs for ``query`` (optionally in one ``language``)."""
         query = query.strip()
         if not query:
             return []
+        if language is not None and language not in LANG_CODES:
+            raise ValueError(f"language must be one of {', '.join(LANG_CODES)}, got {language!r}")
         cfg = self.settings.retrieval
         k = k or cfg.top_k
         n = max(cfg.candidates, k)
         qv = np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)[0]
         dense = self.dense_candidates(qv, n, language)
         keyword = self.keyword_candidates(query, n, language)
-        scored = self._fuse(query, qv, dense, keyword)
+        scored = self._fuse(query, dense, keyword)
         return self._select(scored, dense, keyword, k)
 
-    def _fuse(self, query: str, qv: np.ndarray, dense: dict[str, float],
-              keyword: dict[str, float]) -> list[tuple[str, float]]:
-        """Fused (paragraph id, score), best first, above the relevance threshold."""
+    def _fuse(self, query: str, dense: dict[int, float],
+              keyword: dict[int, float]) -> list[tuple[int, float]]:
+        """Fused (paragraph number, score), best first, above the relevance threshold."""
         from embeddings import fusion
 
-        return fusion.fuse_for_retriever(self, query, qv, dense, keyword)  # type: ignore[attr-defined]
+        return fusion.fuse_for_retriever(self, query, dense, keyword)  # type: ignore[attr-defined]
 
-    def _select(self, scored: list[tuple[str, float]], dense: dict[str, float],
-                keyword: dict[str, float], k: int) -> list[Hit]:
-        """Apply the per-article cap and build the hits."""
+    def _select(self, scored: list[tuple[int, float]], dense: dict[int, float],
+                keyword: dict[int, float], k: int) -> list[Hit]:
+        """Apply the per-article cap and build the hits (with aligned counterparts)."""
         cap = self.settings.retrieval.max_per_article
+        paragraphs = self.snapshot.paragraphs([n for n, _ in scored])
         per_article: dict[str, int] = {}
-        hits: list[Hit] = []
-        for pid, score in scored:
-            para = self.snapshot.paragraphs.get(pid)
+        chosen: list[tuple[int, float]] = []
+        for number, score in scored:
+            para = paragraphs.get(number)
             if para is None:
                 continue
             if per_article.get(para.article_id, 0) >= cap:
                 continue  # one article must not fill every slot with near-duplicates
             per_article[para.article_id] = per_article.get(para.article_id, 0) + 1
+            chosen.append((number, score))
+            if len(chosen) >= k:
+                break
+        aligned = self.snapshot.aligned_numbers([n for n, _ in chosen])
+        others = self.snapshot.paragraphs([m for n, _ in chosen for m in aligned.get(n, ())])
+        hits = []
+        for number, score in chosen:
+            para = paragraphs[number]
+            article = self.snapshot.article(para.article_id)
+            assert article is not None  # written together with the paragraphs
             hits.append(Hit(
                 paragraph=para,
-                article=self.snapshot.articles[para.article_id],
+                article=article,
                 score=float(score),
-                dense_score=dense.get(pid),
-                keyword_score=keyword.get(pid),
-                aligned=self.snapshot.aligned(pid),
+                dense_score=dense.get(number),
+                keyword_score=keyword.get(number),
+                aligned=tuple(others[m] for m in aligned.get(number, ()) if m in others),
             ))
-            if len(hits) >= k:
-                break
         return hits

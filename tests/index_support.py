@@ -44,6 +44,21 @@ The provincial government plans to subsidise greenhouses and new citrus varietie
 """
 
 
+# A short English-only article: a small corpus that is cheap to encode from a cold cache.
+NOTE_NAME = "ferry_note.md"
+NOTE_ARTICLE = """+++
+id = "ferry-note"
+title = "Night Ferries Return to Mokpo"
+outlet = "Test Daily"
+published = 2023-03-02
++++
+
+The overnight ferry between Mokpo and Jeju resumed service this week after a two-year pause.
+
+Passengers said the cabins were crowded but cheaper than flying.
+"""
+
+
 def make_corpus(path: Path, extra: bool = True) -> Path:
     """A corpus dir with the two seed files (one bilingual article) and optionally the extra one."""
     path.mkdir(parents=True, exist_ok=True)
@@ -54,11 +69,20 @@ def make_corpus(path: Path, extra: bool = True) -> Path:
     return path
 
 
-def settings_for(base: Path, model_dir: Path, corpus: Path | None = None, extra: str = "") -> Settings:
-    """Settings (and ``base/config.toml``) with corpus ``base/articles`` and data ``base/data``."""
+def settings_for(base: Path, model_dir: Path, corpus: Path | None = None, extra: str = "",
+                 warm_cache: Path | None = None) -> Settings:
+    """Settings (and ``base/config.toml``) with corpus ``base/articles`` and data ``base/data``.
+
+    ``warm_cache`` is an embedding-cache file copied into the new data dir, so tests that
+    are not about encoding do not re-encode the seed article (seconds per test).
+    """
     corpus = corpus or (base / "articles")
     corpus.mkdir(parents=True, exist_ok=True)
     cfg = write_config(base / "config.toml", corpus, base / "data", model_dir, extra)
+    if warm_cache is not None:
+        target = base / "data" / "cache" / "embeddings.sqlite3"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(warm_cache, target)
     return load_settings(cfg)
 
 
@@ -92,13 +116,34 @@ def index_encoder(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Pa
     return Encoder.from_settings(settings_for(base, shared_model_dir))
 
 
+@pytest.fixture(scope="session")
+def warm_cache(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
+               index_encoder: Any) -> Path:
+    """An embedding-cache file holding the vectors of the seed and extra articles."""
+    import sqlite3
+
+    from embeddings.refresh import refresh
+
+    base = tmp_path_factory.mktemp("warm")
+    settings = settings_for(base, shared_model_dir, make_corpus(base / "articles"))
+    refresh(settings, encoder=index_encoder, show_progress=False)
+    source = Path(settings.data_dir) / "cache" / "embeddings.sqlite3"
+    db = sqlite3.connect(source)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything into the main file
+    db.close()
+    dest = base / "warm-embeddings.sqlite3"
+    shutil.copy(source, dest)
+    return dest
+
+
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
-            index_encoder: Any) -> Settings:
+            index_encoder: Any, warm_cache: Path) -> Settings:
     """Settings of a corpus (seed + extra article) that has been indexed once; read-only."""
     from embeddings.refresh import refresh
 
     base = tmp_path_factory.mktemp("indexed")
-    settings = settings_for(base, shared_model_dir, make_corpus(base / "articles"))
+    settings = settings_for(base, shared_model_dir, make_corpus(base / "articles"),
+                            warm_cache=warm_cache)
     refresh(settings, encoder=index_encoder, show_progress=False)
     return settings

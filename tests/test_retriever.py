@@ -1,0 +1,84 @@
+"""Hybrid search over a real index of the seed article plus a second bilingual article."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from dari.config import Settings
+from embeddings.manifest import NoIndex
+from embeddings.retriever import Retriever
+from tests.index_support import index_encoder, indexed, warm_cache  # noqa: F401 - fixtures
+
+SEED = "how-far-can-south-korea-us-japan-military-cooperation-go"
+JEJU = "jeju-tangerines"
+
+
+@pytest.fixture(scope="module")
+def retriever(indexed: Settings, index_encoder: Any) -> Retriever:
+    return Retriever.load(indexed, None, index_encoder)
+
+
+def test_english_question_finds_the_article_with_metadata_and_korean_counterpart(
+        retriever: Retriever) -> None:
+    hits = retriever.search("Why does the United States want military cooperation between "
+                            "South Korea and Japan?", k=3)
+    assert hits and hits[0].article.id == SEED
+    top = hits[0]
+    assert top.article.title.startswith("How Far Can South Korea-US-Japan")
+    assert top.article.paragraphs == ()  # hits stay light
+    assert top.dense_score is not None and -1.0 <= top.dense_score <= 1.0
+    other = "ko" if top.paragraph.language == "en" else "en"
+    assert top.aligned and all(p.language == other for p in top.aligned)
+    assert all(p.article_id == SEED for p in top.aligned)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_korean_question_and_language_filter(retriever: Retriever) -> None:
+    question = "제주 감귤 농가는 왜 망고를 심나요?"
+    hits = retriever.search(question, k=2, language="ko")
+    assert hits and all(h.paragraph.language == "ko" for h in hits)
+    assert hits[0].article.id == JEJU and "망고" in hits[0].paragraph.text
+    assert hits[0].aligned and "mango" in hits[0].aligned[0].text
+    # Cross-lingual: the same Korean question, English paragraphs only.
+    en = retriever.search(question, k=2, language="en")
+    assert en and all(h.paragraph.language == "en" for h in en)
+    assert en[0].article.id == JEJU
+
+
+def test_exact_rare_name_is_found_by_the_keyword_side(retriever: Retriever) -> None:
+    hits = retriever.search("South Jeolla", k=3, language="en")
+    assert hits and hits[0].article.id == JEJU and "Jeolla" in hits[0].paragraph.text
+    assert hits[0].keyword_score is not None and hits[0].keyword_score > 0
+
+
+def test_one_article_does_not_fill_every_slot(retriever: Retriever) -> None:
+    cap = retriever.settings.retrieval.max_per_article
+    hits = retriever.search("South Korea, the United States and Japan security cooperation", k=10)
+    per_article: dict[str, int] = {}
+    for h in hits:
+        per_article[h.article.id] = per_article.get(h.article.id, 0) + 1
+    assert per_article and max(per_article.values()) <= cap
+    assert per_article.get(SEED) == cap  # the seed has many relevant paragraphs: capped
+    ids = [h.paragraph.id for h in hits]
+    assert len(ids) == len(set(ids))  # passages of one paragraph collapse to one hit
+
+
+def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:
+    wide = dataclasses.replace(
+        indexed, retrieval=dataclasses.replace(indexed.retrieval, max_per_article=5, min_score=-1e9))
+    r = Retriever.load(wide, None, index_encoder)
+    hits = r.search("South Korea, the United States and Japan security cooperation", k=10,
+                    language="en")
+    assert sum(1 for h in hits if h.article.id == SEED) == 5
+
+
+def test_empty_query_and_missing_index(retriever: Retriever, indexed: Settings,
+                                       index_encoder: Any, tmp_path: Any) -> None:
+    assert retriever.search("   ") == []
+    empty = dataclasses.replace(indexed, paths=dataclasses.replace(indexed.paths, data_dir=tmp_path))
+    with pytest.raises(NoIndex, match="dari index"):
+        Retriever.load(empty, None, index_encoder)
