@@ -45,6 +45,13 @@ class DariTree(app_commands.CommandTree):
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError, /
     ) -> None:
+        try:
+            await self._report(interaction, error)
+        except Exception:
+            # The handler itself must never be what stops the bot from answering next time.
+            log.exception("error handler failed for /%s", _name(interaction))
+
+    async def _report(self, interaction: discord.Interaction, error: Exception) -> None:
         original = getattr(error, "original", error)
         lang = interaction.extras.get("lang") or interface_language(None, interaction.locale)
         if isinstance(original, UserFacingError):

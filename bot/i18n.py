@@ -198,7 +198,7 @@ COMMAND_TEXT: dict[str, dict[str, str]] = {
 }
 
 
-def t(key: str, lang: Lang, **values: Any) -> str:
+def t(key: str, lang: Lang, /, **values: Any) -> str:
     """The interface string ``key`` in ``lang`` (English if missing), formatted with ``values``."""
     entry = MESSAGES.get(key)
     if entry is None:
