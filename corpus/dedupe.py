@@ -9,12 +9,11 @@ in reading order. Every step sorts first, so the result does not depend on file 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from corpus.models import LANGUAGES, Article, Language, Paragraph
 from corpus.parse import METADATA_FIELDS, ParsedDocument
-from corpus.text import match_key, paragraph_id, slugify
+from corpus.text import match_key, paragraph_id_for_key, slugify
 
 # Share of the shorter file's paragraphs that must occur in the other file for the two to
 # count as one article ("most of their paragraphs").
@@ -23,24 +22,26 @@ SAME_ARTICLE_OVERLAP = 0.5
 
 def _keys(doc: ParsedDocument) -> list[tuple[Language, str, int]]:
     """(language, match key, occurrence) for each paragraph: a repeat is a distinct item."""
-    seen: Counter[tuple[str, str]] = Counter()
-    out = []
-    for language, text in doc.paragraphs:
-        key = match_key(text)
-        out.append((language, key, seen[(language, key)]))
-        seen[(language, key)] += 1
-    return out
+    return doc.match_keys()
 
 
-def same_article(a: ParsedDocument, b: ParsedDocument) -> bool:
-    """True when ``a`` and ``b`` are two versions of one article."""
+def _same(a: ParsedDocument, b: ParsedDocument, ka: set[tuple[Language, str, int]],
+          kb: set[tuple[Language, str, int]]) -> bool:
     if a.id and b.id:
         return a.id == b.id
     if match_key(a.title) and match_key(a.title) == match_key(b.title):
         return True
-    ka, kb = set(_keys(a)), set(_keys(b))
     smaller = min(len(ka), len(kb))
     return smaller > 0 and len(ka & kb) / smaller > SAME_ARTICLE_OVERLAP
+
+
+def same_article(a: ParsedDocument, b: ParsedDocument) -> bool:
+    """True when ``a`` and ``b`` are two versions of one article.
+
+    Equal explicit ids decide first (different explicit ids: never the same); otherwise
+    equal normalised titles, or more than half of the shorter file's paragraphs shared.
+    """
+    return _same(a, b, set(_keys(a)), set(_keys(b)))
 
 
 def _rank(doc: ParsedDocument) -> tuple[int, int, str]:
@@ -59,10 +60,21 @@ def group_documents(docs: Sequence[ParsedDocument]) -> list[list[ParsedDocument]
             i = parent[i]
         return i
 
-    for i in range(len(ordered)):
-        for j in range(i + 1, len(ordered)):
-            if find(i) != find(j) and same_article(ordered[i], ordered[j]):
-                parent[find(j)] = find(i)
+    keys = [set(_keys(d)) for d in ordered]
+    # Only documents sharing an id, a title or a paragraph can be the same article: an
+    # inverted index finds those pairs without comparing every file with every other.
+    postings: dict[object, list[int]] = {}
+    for i, doc in enumerate(ordered):
+        for token in {("id", doc.id), ("title", match_key(doc.title))} | {
+            ("p", k[0], k[1]) for k in keys[i]
+        }:
+            if token[1]:
+                postings.setdefault(token, []).append(i)
+    pairs = sorted({(i, j) for ids in postings.values() for n, i in enumerate(ids)
+                    for j in ids[n + 1:]})
+    for i, j in pairs:
+        if find(i) != find(j) and _same(ordered[i], ordered[j], keys[i], keys[j]):
+            parent[find(j)] = find(i)
     groups: dict[int, list[ParsedDocument]] = {}
     for i, doc in enumerate(ordered):
         groups.setdefault(find(i), []).append(doc)
@@ -106,9 +118,9 @@ def merge_group(docs: list[ParsedDocument], article_id: str) -> Article:
         fields[name] = next((getattr(d, name) for d in docs if getattr(d, name)), None)
     paragraphs: list[Paragraph] = []
     for language in LANGUAGES:
-        for position, (_key, occ, text) in enumerate(_merge_language(docs, language), start=1):
+        for position, (key, occ, text) in enumerate(_merge_language(docs, language), start=1):
             paragraphs.append(Paragraph(
-                id=paragraph_id(article_id, language, text, occ),
+                id=paragraph_id_for_key(article_id, language, key, occ),
                 article_id=article_id,
                 language=language,
                 position=position,

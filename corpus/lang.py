@@ -2,7 +2,7 @@
 
 Counting *words* rather than characters: a Hangul syllable carries as much as several Latin
 letters, so "‘3국 동맹(trilateral alliance)’" in a Korean paragraph would look English by
-character count. A word is a run of letters; it is Korean if it contains Hangul.
+character count. A word is a run of Hangul or of Latin letters.
 """
 
 from __future__ import annotations
@@ -19,24 +19,23 @@ _HANGUL = (
     "\ud7b0-\ud7ff"  # Jamo extended-B
 )
 _HANGUL_RE = re.compile(f"[{_HANGUL}]")
-_LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
-# A "word": a run of letters (digits and punctuation split words and are ignored).
-_WORD_RE = re.compile(r"[^\W\d_]+")
 
 # Share of Korean words at which a paragraph counts as Korean. Below one half on purpose:
 # Korean opinion pieces quote English terms, while English translations rarely keep Hangul.
 KOREAN_WORD_SHARE = 0.4
 
 
+_HANGUL_RUN = re.compile(f"[{_HANGUL}]+")
+_LATIN_RUN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+
+
 def word_counts(text: str) -> tuple[int, int]:
-    """(Korean words, Latin-script words) in ``text``."""
-    ko = en = 0
-    for word in _WORD_RE.findall(text):
-        if _HANGUL_RE.search(word):
-            ko += 1
-        elif _LATIN_RE.search(word):
-            en += 1
-    return ko, en
+    """(Korean words, Latin-script words) in ``text``, counted as runs of each script.
+
+    Runs rather than whitespace words keep this a linear regex scan; "NATO가" counts once
+    on each side, which does not move the balance of a real paragraph.
+    """
+    return len(_HANGUL_RUN.findall(text)), len(_LATIN_RUN.findall(text))
 
 
 def detect_language(text: str) -> Language | None:
@@ -54,3 +53,31 @@ def detect_language(text: str) -> Language | None:
 def has_hangul(text: str) -> bool:
     """True if the text contains any Hangul."""
     return _HANGUL_RE.search(text) is not None
+
+
+# A sentence ends at . ! ? or 。 (optionally followed by a closing quote or bracket).
+_SENTENCE_END = re.compile(r"(?<=[.!?。])[\"'”’)\]]*\s*(?=\S)")
+
+
+def split_by_language(text: str, min_words: int = 20) -> list[str]:
+    """Split text whose sentences switch language into one piece per language run.
+
+    Scrapes can glue the last English paragraph and the first Korean one into one line.
+    Only runs of at least ``min_words`` words are split off, so a Korean paragraph that
+    quotes a short English sentence stays whole.
+    """
+    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+    spans = [(a, b) for a, b in zip(starts, starts[1:] + [len(text)]) if text[a:b].strip()]
+    # Runs of consecutive sentences in one language, as (language, start, end) in ``text``;
+    # slicing the original keeps its spacing and punctuation exactly.
+    runs: list[tuple[Language | None, int, int]] = []
+    for a, b in spans:
+        language = detect_language(text[a:b])
+        if runs and (language is None or runs[-1][0] in (None, language)):
+            runs[-1] = (runs[-1][0] or language, runs[-1][1], b)
+        else:
+            runs.append((language, a, b))
+    pieces = [text[a:b].strip() for _, a, b in runs]
+    if len(runs) < 2 or any(sum(word_counts(p)) < min_words for p in pieces):
+        return [text.strip()] if text.strip() else []
+    return pieces

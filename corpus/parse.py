@@ -15,6 +15,7 @@ from pathlib import Path
 
 from corpus.lang import has_hangul
 from corpus.models import Language
+from corpus.text import match_key
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,30 @@ class ParsedDocument:
     # Things the reader noticed but could work around (e.g. a legacy encoding).
     warnings: list[str] = field(default_factory=list)
     digest: str = ""  # sha256 of the file's bytes
+    # Memo for match_keys(): (paragraphs it was computed for, keys).
+    _keys_memo: tuple[tuple[tuple[str, str], ...], list[tuple[Language, str, int]]] | None = field(
+        default=None, repr=False, compare=False)
 
     def metadata_count(self) -> int:
         """How many metadata fields are filled: the "richness" used when merging duplicates."""
         return sum(1 for name in METADATA_FIELDS if getattr(self, name))
+
+    def match_keys(self) -> list[tuple[Language, str, int]]:
+        """(language, match key, occurrence) per paragraph; a repeated text is a distinct item.
+
+        Used to compare files; memoised because normalisation is the costly part of merging.
+        """
+        snapshot = tuple(self.paragraphs)
+        if self._keys_memo is None or self._keys_memo[0] != snapshot:
+            seen: dict[tuple[str, str], int] = {}
+            keys: list[tuple[Language, str, int]] = []
+            for language, text in snapshot:
+                key = match_key(text)
+                n = seen.get((language, key), 0)
+                keys.append((language, key, n))
+                seen[(language, key)] = n + 1
+            self._keys_memo = (snapshot, keys)
+        return self._keys_memo[1]
 
     def in_language(self, language: Language) -> list[str]:
         """This document's paragraph texts in ``language``, in order."""

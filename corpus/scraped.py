@@ -21,18 +21,21 @@ from __future__ import annotations
 
 import re
 
-from corpus.lang import detect_language, has_hangul
+from corpus.lang import detect_language, has_hangul, split_by_language
 from corpus.models import Language
 from corpus.parse import CorpusFileError, ParsedDocument
 from corpus.text import clean_text, parse_date
 
-# Site section headers: a line that is one of these starts the page furniture, which runs to
-# the end of the file (the article body always comes before them on this site).
+# Site section headers. "About this publication" labels the box that holds the original-
+# language text on the site (000 has the header where 002 has the Korean body), so only the
+# header line itself is dropped. The others start the page furniture — headline lists, tag
+# lists, the comment form — which runs to the end of the page.
+LABEL_HEADERS = frozenset({"about this publication"})
 SECTION_HEADERS = frozenset({
-    "about this publication", "hot this week", "topics", "related articles", "related posts",
-    "recent posts", "more from this author", "you may also like", "popular articles",
-    "most read", "share this", "like this", "comments", "responses", "leave a reply",
-    "leave a comment", "be the first to comment", "cancel reply", "post comment",
+    "hot this week", "topics", "related articles", "related posts", "recent posts",
+    "more from this author", "you may also like", "popular articles", "most read",
+    "share this", "like this", "comments", "responses", "leave a reply", "leave a comment",
+    "be the first to comment", "cancel reply", "post comment",
 })
 # Comment-form lines with variable parts ("3 Comments", "Leave a Reply Cancel reply").
 _COMMENT_FORM = re.compile(
@@ -71,14 +74,27 @@ _TERMINAL = re.compile(r"[.!?。…:;\"”’')\]]\s*$")
 WRAPPED_LINE_MAX = 120
 
 
+def _header_key(line: str) -> str:
+    if len(line) > 80:
+        return ""  # headers are short; skip the normalisation work for paragraphs
+    return clean_text(line).rstrip(":").strip().casefold()
+
+
 def is_section_header(line: str) -> bool:
-    """True for the site's section headers and comment-form lines."""
-    key = clean_text(line).rstrip(":").strip().casefold()
+    """True for a header that starts the page furniture (or a comment-form line)."""
+    key = _header_key(line)
     return key in SECTION_HEADERS or bool(_COMMENT_FORM.match(key))
+
+
+def is_label_header(line: str) -> bool:
+    """True for a header line that only labels content (dropped, content kept)."""
+    return _header_key(line) in LABEL_HEADERS
 
 
 def is_headline_line(line: str) -> bool:
     """True for a "<Country>: <Headline>" line of a headline list."""
+    if len(line) > 400:
+        return False
     text = clean_text(line)
     return len(text) <= 220 and not has_hangul(text) and bool(_HEADLINE.match(text))
 
@@ -192,6 +208,7 @@ def parse_scraped(name: str, text: str) -> ParsedDocument:
         or detect_language(title) is None
         or _META_START.match(title)
         or is_section_header(title)
+        or is_label_header(title)
     ):
         raise CorpusFileError(
             name, "no title: the first line must be the article's title "
@@ -207,11 +224,13 @@ def parse_scraped(name: str, text: str) -> ParsedDocument:
     for line in lines[body_start:]:
         if is_section_header(line):
             break  # the rest of the page is site furniture
-        body.append(line)
+        # A label header is replaced by a blank line: it still ends the paragraph before it.
+        body.append("" if is_label_header(line) else line)
     for paragraph in _drop_headline_runs(_split_paragraphs(body)):
-        cleaned = clean_text(paragraph)
-        language: Language | None = detect_language(cleaned)
-        if language is None:
-            continue  # separators such as "* * *" carry no text
-        doc.paragraphs.append((language, cleaned))
+        # An English and a Korean paragraph glued into one line become two again.
+        for piece in split_by_language(clean_text(paragraph)):
+            language: Language | None = detect_language(piece)
+            if language is None:
+                continue  # separators such as "* * *" carry no text
+            doc.paragraphs.append((language, piece))
     return doc

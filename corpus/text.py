@@ -30,13 +30,15 @@ _PUNCT_FOLD = str.maketrans({
     "\u2026": "...", "\u00b7": "\u00b7",
 })
 _SPACES = re.compile(r"\s+")
+# Control and format characters (C0/C1 controls, bidi marks, line/paragraph separators).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069\ufff9-\ufffb]")
 _NON_WORD = re.compile(r"[^\w]+")
 
 
 def clean_text(text: str) -> str:
     """Text as stored: NFC, invisible/control characters removed, whitespace collapsed."""
     text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -78,7 +80,12 @@ def paragraph_id(article_id: str, language: str, text: str, occurrence: int = 0)
     ``occurrence`` separates repeats of the same text in one language (0 for the first), so
     ids stay unique and unchanged text keeps its id across re-ingestion.
     """
-    basis = f"{language}\x00{match_key(text)}\x00{occurrence}"
+    return paragraph_id_for_key(article_id, language, match_key(text), occurrence)
+
+
+def paragraph_id_for_key(article_id: str, language: str, key: str, occurrence: int = 0) -> str:
+    """:func:`paragraph_id` from an already computed :func:`match_key` of the text."""
+    basis = f"{language}\x00{key}\x00{occurrence}"
     return f"{article_id}:{language}:{hashlib.sha1(basis.encode('utf-8')).hexdigest()[:12]}"
 
 

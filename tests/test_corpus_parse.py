@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from corpus.parse import CorpusFileError, parse_bytes, parse_file
-from corpus.scraped import is_headline_line, is_section_header
+from corpus.scraped import is_headline_line, is_label_header, is_section_header
 from tests.corpus_support import (
     BOILERPLATE_MARKERS,
     CORPUS_FIXTURES,
@@ -81,7 +81,8 @@ def test_hard_wrapped_text_separator_and_headline_list_without_header() -> None:
 
 
 def test_boilerplate_rules_are_structural() -> None:
-    for header in ("About this publication", "Hot this week", "Topics", "Related Articles",
+    assert is_label_header("About this publication") and not is_section_header("About this publication")
+    for header in ("Hot this week", "Topics", "Related Articles",
                    "Leave a Reply", "Be the first to comment", "12 Comments", "hot this week:"):
         assert is_section_header(header), header
     for line in ("South Korea: A Budget That Forgets the Regions",
@@ -116,6 +117,36 @@ def test_invented_page_of_the_same_site_is_cleaned(tmp_path: Path) -> None:
         ("en", "Fishermen on both sides of the strait have waited long enough for an agreement."),
         ("ko", "양국 어민들은 합의를 충분히 오래 기다렸다."),
     ]
+
+
+def test_original_text_under_about_this_publication_is_kept() -> None:
+    """000 has the header where 002 has the Korean body: the header goes, the text stays."""
+    page = "\n".join([
+        "A Title About Trade",
+        "English text of the article, long enough to be a paragraph.",
+        "About this publication",
+        "기사의 한국어 원문이다.",
+        "Be the first to comment",
+        "Leave a Reply",
+    ])
+    doc = parse_bytes("p.txt", page.encode("utf-8"))
+    assert doc.paragraphs == [
+        ("en", "English text of the article, long enough to be a paragraph."),
+        ("ko", "기사의 한국어 원문이다."),
+    ]
+
+
+def test_english_and_korean_glued_on_one_line_are_split() -> None:
+    en = ("Otherwise, not only will the U.S. fail to achieve the results it seeks, but both"
+          " Korea-U.S. relations and Korea-Japan relations may suffer as a result.")
+    ko = ("미·중의 전략경쟁이 가속화되고 러시아의 우크라이나 침공 이후 국제사회가 분열된 모습을"
+          " 보이고 있는 상황에서 미국이 추구하는 세계전략의 핵심은 동맹들과의 연대다.")
+    doc = parse_bytes("g.txt", f"Glued\n\n{en}{ko}\n".encode())
+    assert doc.paragraphs == [("en", en), ("ko", ko)]
+    # A Korean paragraph quoting a short English sentence stays whole and Korean.
+    quote = '그는 "We will not give up on this." 라고 말했다. 그리고 회의장을 떠났다.'
+    doc = parse_bytes("q.txt", f"Quote\n\n{quote}\n".encode())
+    assert doc.paragraphs == [("ko", quote)]
 
 
 def test_cp949_and_euc_kr_are_decoded_with_a_warning() -> None:
