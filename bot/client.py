@@ -127,6 +127,10 @@ class DariBot(commands.Bot):
         # Guild ids commands were synced to at start (the sandbox adds its guild).
         self.sync_guild_ids: list[int] = list(settings.discord.guild_ids)
         self.synced = asyncio.Event()
+        # Periodic refresh bookkeeping: runs so far, an event set after each, the job in flight.
+        self.periodic_runs = 0
+        self.periodic_done = asyncio.Event()
+        self._refresh_job: asyncio.Future[Any] | None = None
 
     async def setup_hook(self) -> None:
         """Load the cogs, set the translator, sync commands to the configured guilds."""
@@ -161,13 +165,23 @@ class DariBot(commands.Bot):
         """Pick up changed corpus files; the interval comes from [discord].refresh_minutes."""
         from embeddings.lock import RefreshBusy
 
+        job = asyncio.ensure_future(asyncio.to_thread(self.service.refresh, False, None))
+        self._refresh_job = job
         try:
-            report = await asyncio.to_thread(self.service.refresh, False, None)
-            log.info("periodic refresh done: %s", report)
+            # Shielded: cancelling the loop (shutdown) must not orphan the refresh thread
+            # silently; close() waits for it instead.
+            report = await asyncio.shield(job)
+            log.info("periodic refresh done: %s", report.summary() if hasattr(report, "summary")
+                     else report)
         except RefreshBusy:
             log.info("periodic refresh skipped: another refresh is running")
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("periodic refresh failed; the previous index keeps answering")
+        finally:
+            self.periodic_runs += 1
+            self.periodic_done.set()
 
     @periodic_refresh.before_loop
     async def _before_refresh(self) -> None:
@@ -179,6 +193,10 @@ class DariBot(commands.Bot):
     async def close(self) -> None:
         if self.periodic_refresh.is_running():
             self.periodic_refresh.cancel()
+        job = self._refresh_job
+        if job is not None and not job.done():
+            log.info("waiting for the running periodic refresh to finish before closing")
+            await asyncio.wait({job})
         await super().close()
 
 

@@ -129,7 +129,7 @@ def bot_settings(emu: DiscordEmulator, service: DariService, **discord: Any) -> 
 @contextlib.asynccontextmanager
 async def dari_bot(emu: DiscordEmulator, service: DariService, **discord: Any) -> AsyncIterator[DariBot]:
     """The real Dari bot running against ``emu``, its commands synced to the emulator's guild."""
-    bot = DariBot(bot_settings(emu, service, **discord), service)
+    bot = DariBot(bot_settings(emu, service, **discord), service, guild_ready_timeout=0.1)
     async with running_bot(emu, bot, commands=COMMANDS) as running:
         yield running  # type: ignore[misc]
 

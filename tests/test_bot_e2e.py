@@ -401,3 +401,43 @@ async def test_dropped_gateway_resumes_and_answers(discord_emulator, bot_service
         inter = await ask(emu, emu.add_user("ruth"), "What do Jeju tangerine farmers plant now?")
         assert inter.embeds
         assert emu.gateway.identifies == 1  # resumed, not a new session
+
+
+PERIODIC_ARTICLE = """+++
+id = "gangneung-coffee-street"
+title = "Gangneung's Coffee Street Outgrows Its Seaside Roots"
+outlet = "Test Times"
+published = 2024-08-09
+author = "Choi Test"
++++
+
+Roasters along Anmok Beach in Gangneung now ship beans nationwide, and the city's coffee festival draws more visitors than its beaches in autumn.
+"""
+
+
+async def test_periodic_refresh_picks_up_new_files(discord_emulator, bot_service):
+    emu = discord_emulator
+    corpus = Path(bot_service.settings.corpus_dir)
+    (corpus / "gangneung_coffee.md").write_text(PERIODIC_ARTICLE, encoding="utf-8")
+    # 0.02 minutes: the first refresh runs about a second after start.
+    async with dari_bot(emu, bot_service, refresh_minutes=0.02) as bot:
+        await asyncio.wait_for(bot.periodic_done.wait(), 180)
+        user = emu.add_user("sam")
+        choices = await emu.autocomplete(user, "source", "article", "Gangneung")
+        assert [c["value"] for c in choices] == ["gangneung-coffee-street"]
+    assert not bot.periodic_refresh.is_running()
+
+
+def test_dari_sandbox_answers_piped_input(bot_service, monkeypatch, capsys):
+    """`dari sandbox` (the CLI) runs the real bot on the emulator and prints its replies."""
+    import io
+    import sys
+
+    from dari.cli import main
+
+    lines = "/ask Why are Jeju tangerine farmers planting mango trees?\n/search tangerine\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    assert main(["sandbox", "--config", str(bot_service.settings.source)]) == 0
+    out = capsys.readouterr().out
+    assert t("answer.title", "en") in out and "Jeju" in out
+    assert "Best passages for: tangerine" in out

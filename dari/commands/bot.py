@@ -81,10 +81,24 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the bot against the local emulator with a terminal chat."""
+    """Run the real bot against the local emulator with a terminal chat."""
+    from bot.client import DariBot
+    from dari.service import DariService
     from emulator.sandbox import run_sandbox
 
-    return int(run_sandbox(settings, make_bot, stdin=sys.stdin, stdout=sys.stdout) or 0)
+    # The service (and the index, on first use) is ready before the event loop starts:
+    # building it inside the loop would stall the emulator for as long as indexing takes.
+    service = DariService(settings)
+    try:
+        service.ensure_index()
+
+        def make_sandbox_bot(sandbox_settings: Settings) -> DariBot:
+            # One local guild: no need to wait for more GUILD_CREATEs before READY.
+            return DariBot(sandbox_settings, service, guild_ready_timeout=0.1)
+
+        return asyncio.run(run_sandbox(settings, make_sandbox_bot, stdin=sys.stdin, stdout=sys.stdout))
+    finally:
+        service.close()
 
 
 def sync_command(args: argparse.Namespace, settings: Settings) -> int:
