@@ -34,8 +34,8 @@ STRING_FIELDS = (
 KNOWN_FIELDS = (*STRING_FIELDS, "published")
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 _ID_OK = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
-# Markdown decoration that is not article text: headings markers, list bullets, emphasis.
-_HEADING = re.compile(r"^#{1,6}\s+")
+# Markdown headings are structure (often the title again), not quotable article text.
+_HEADING = re.compile(r"^#{1,6}(?:\s|$)")
 
 
 def looks_like_markdown(text: str) -> bool:
@@ -107,8 +107,10 @@ def parse_markdown(name: str, text: str) -> ParsedDocument:
     block: list[str] = []
     for raw in lines[end + 1:] + [""]:
         line = raw.strip()
+        if line and _HEADING.match(line):
+            line = ""  # a heading ends the paragraph before it and is not stored
         if line:
-            block.append(_HEADING.sub("", line))
+            block.append(line)
             continue
         if block:
             paragraph = clean_text(" ".join(block))

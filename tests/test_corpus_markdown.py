@@ -35,6 +35,12 @@ def test_only_title_is_required_and_dates_may_be_strings() -> None:
     assert doc.paragraphs == [("en", "Text.")]
 
 
+def test_headings_are_not_paragraphs() -> None:
+    doc = parse_bytes("h.md", '+++\ntitle = "T"\n+++\n# T\nFirst para.\n\n## Part two\n\n둘째 문단.\n'
+                      .encode())
+    assert doc.paragraphs == [("en", "First para."), ("ko", "둘째 문단.")]
+
+
 def test_front_matter_detected_by_content_even_in_txt() -> None:
     doc = parse_bytes("m.txt", '+++\ntitle = "T"\n+++\n첫 문단입니다.\n'.encode())
     assert doc.format == "markdown" and doc.paragraphs == [("ko", "첫 문단입니다.")]
