@@ -101,6 +101,8 @@ class Gateway:
         self.sockets: set[web.WebSocketResponse] = set()
         self.identifies = 0
         self.heartbeats = 0
+        # Query of every gateway connection (v, encoding, compress), for assertions.
+        self.connections: list[dict[str, str]] = []
         # Cleared by hold(): new connections wait, so a test can make events pile up
         # while the bot is away and check that RESUME replays them.
         self._open = asyncio.Event()
@@ -155,6 +157,15 @@ class Gateway:
         log.info("gateway: dropped %d connection(s) with code %d", closed, code)
         return closed
 
+    async def invalidate_sessions(self) -> None:
+        """Forget every session and drop its connection: the client's RESUME gets
+        INVALID_SESSION and it must IDENTIFY again (a fresh READY and GUILD_CREATE)."""
+        sessions, self.sessions = list(self.sessions.values()), {}
+        for session in sessions:
+            conn, session.conn = session.conn, None
+            if conn is not None and not conn.ws.closed:
+                await conn.ws.close(code=4000, message=b"emulator: session invalidated")
+
     async def close_all(self) -> None:
         self._open.set()
         for ws in list(self.sockets):
@@ -167,6 +178,7 @@ class Gateway:
         """``GET /gateway`` upgraded to a WebSocket."""
         encoding = request.query.get("encoding", "json")
         compress = request.query.get("compress")
+        self.connections.append(dict(request.query))
         ws = web.WebSocketResponse(max_msg_size=0, autoclose=False)
         await ws.prepare(request)
         self.sockets.add(ws)

@@ -76,8 +76,10 @@ class Sandbox:
                     lines.append(f"      {opt['name']} {subs}  {opt.get('description', '')}")
                     continue
                 need = "" if opt.get("required") else " (optional)"
-                lines.append(f"      {opt['name']}:<{_type_name(opt['type'])}>{need}  "
-                             f"{opt.get('description', '')}")
+                kind = _type_name(opt["type"])
+                if opt.get("choices"):
+                    kind = "|".join(str(c["value"]) for c in opt["choices"])
+                lines.append(f"      {opt['name']}:<{kind}>{need}  {opt.get('description', '')}")
         return "\n".join(lines)
 
     def parse_command(self, line: str) -> tuple[str, str | None, dict[str, Any]]:

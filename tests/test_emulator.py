@@ -156,6 +156,9 @@ async def test_login_gateway_and_command_sync(discord_emulator: DiscordEmulator)
         assert ("GET", "/users/@me") in paths
         assert ("PUT", f"/applications/{emu.state.application_id}/guilds/{emu.guild_id}/commands") in paths
         assert emu.gateway.identifies == 1
+        assert emu.gateway.heartbeats >= 1, "discord.py heartbeats right after HELLO"
+        assert emu.gateway.connections[0]["compress"] == "zlib-stream"
+        assert emu.gateway.connections[0]["encoding"] == "json"
         echo = emu.command("echo")
         assert [o["name"] for o in echo["options"]] == ["text", "times"]
         assert echo["options"][0]["required"] is True
@@ -351,6 +354,19 @@ async def test_dropped_gateway_resumes_and_replays(discord_emulator: DiscordEmul
         inter = await emu.invoke_command(user, "pick", {"fruit": "banana"})
         await inter.wait_done(timeout=10)
         assert inter.content == "picked banana"
+
+
+async def test_invalidated_session_identifies_again(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    bot = make_test_bot(emu.guild_id)
+    async with running_bot(emu, bot, commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        await emu.gateway.invalidate_sessions()
+        await emu.wait_until(lambda: emu.gateway.identifies == 2, 20, "a second IDENTIFY")
+        await emu.wait_until(lambda: bot.is_ready() and emu.gateway.sessions, 20, "READY again")
+        inter = await emu.invoke_command(user, "pick", {"fruit": "cherry"})
+        await inter.wait_done(timeout=10)
+        assert inter.content == "picked cherry"
 
 
 async def test_wrong_token_and_unknown_route(discord_emulator: DiscordEmulator) -> None:
