@@ -99,6 +99,19 @@ def is_headline_line(line: str) -> bool:
     return len(text) <= 220 and not has_hangul(text) and bool(_HEADLINE.match(text))
 
 
+def _is_meta_line(line: str) -> bool:
+    """A line that starts a metadata clause.
+
+    "by …" must look like a byline (short, or with the "link to original" note), so an
+    article that opens with "By the time …" is not taken for its author.
+    """
+    if len(line) > MAX_META_LINE or not _META_START.match(line):
+        return False
+    if line[:3].casefold() == "by ":
+        return len(line) <= 150 and ("link" in line.casefold() or len(line.split()) <= 8)
+    return True
+
+
 def _metadata_lines(lines: list[str], start: int) -> tuple[list[str], int]:
     """Metadata lines from ``start`` (after the title) and the index of the first body line."""
     meta: list[str] = []
@@ -109,7 +122,7 @@ def _metadata_lines(lines: list[str], start: int) -> tuple[list[str], int]:
         if not line:
             i += 1
             continue
-        if len(line) <= MAX_META_LINE and _META_START.match(line):
+        if _is_meta_line(line):
             last_clause = line.split()[0].casefold()
         elif last_clause == "published" and _PUBLISHED_CONT.match(line) and len(line) <= MAX_META_LINE:
             pass  # "(South Korea) on 15 July 2022" continues the Published clause

@@ -149,6 +149,12 @@ def test_english_and_korean_glued_on_one_line_are_split() -> None:
     assert doc.paragraphs == [("ko", quote)]
 
 
+def test_article_opening_with_by_is_not_a_byline() -> None:
+    first = "By the time the summit ended, the three leaders had agreed on very little."
+    doc = parse_bytes("b.txt", f"Summit Notes\n{first}\n".encode())
+    assert doc.author is None and doc.paragraphs == [("en", first)]
+
+
 def test_cp949_and_euc_kr_are_decoded_with_a_warning() -> None:
     text = "한일 어업 협정\n\n양국 어민들은 합의를 충분히 오래 기다렸다.\n"
     for codec in ("cp949", "euc-kr"):

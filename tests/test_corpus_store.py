@@ -170,3 +170,38 @@ async def test_usable_through_asyncio_to_thread(store: Store) -> None:
     results = await asyncio.gather(*(asyncio.to_thread(store.find_articles, q)
                                      for q in ("seoul", "energy", "how far", "")))
     assert [len(r) for r in results] == [1, 1, 1, 4]
+
+
+def test_migrations_upgrade_existing_store_and_failures_roll_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The migration runner on a real file: a later version is applied on open, data kept;
+    a failing migration leaves the file at its previous version."""
+    import corpus.store as store_module
+
+    path, before = store.path, store.articles()
+    store.close()
+    original = store_module.MIGRATIONS
+    broken = (*original,
+              "ALTER TABLE articles ADD COLUMN summary TEXT; INSERT INTO nowhere VALUES (1)")
+    monkeypatch.setattr(store_module, "MIGRATIONS", broken)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", len(broken))
+    with pytest.raises(StoreError):
+        Store(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert "summary" not in {r[1] for r in conn.execute("PRAGMA table_info(articles)")}
+    conn.close()
+
+    good = (*original, "ALTER TABLE articles ADD COLUMN summary TEXT")
+    monkeypatch.setattr(store_module, "MIGRATIONS", good)
+    with Store(path) as upgraded:
+        assert upgraded.schema_version == SCHEMA_VERSION + 1
+        assert upgraded.articles() == before
+
+
+def test_a_file_that_is_not_a_store_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "dari.sqlite3"
+    path.write_bytes(b"this is not an SQLite database at all" * 100)
+    with pytest.raises(StoreError, match="not a usable Dari store"):
+        Store(path)

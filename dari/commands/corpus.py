@@ -49,11 +49,15 @@ def article_json(article: Article) -> dict[str, object]:
 def run_corpus(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest, then print the summary (or JSON); 1 if any file was skipped."""
     from corpus.ingest import ingest
-    from corpus.store import Store
+    from corpus.store import Store, StoreError
 
-    with Store.open(settings) as store:
-        report = ingest(settings, store)
-        articles = store.articles()
+    try:
+        with Store.open(settings) as store:
+            report = ingest(settings, store)
+            articles = store.articles()
+    except StoreError as exc:
+        print(f"dari: store error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         json.dump({"articles": [article_json(a) for a in articles], "report": report.to_dict()},
                   sys.stdout, ensure_ascii=False, indent=2)
