@@ -59,7 +59,7 @@ def has_hangul(text: str) -> bool:
 _SENTENCE_END = re.compile(r"(?<=[.!?。])[\"'”’)\]]*\s*(?=\S)")
 
 
-def split_by_language(text: str, min_words: int = 20) -> list[str]:
+def split_by_language(text: str, min_words: int = 10) -> list[str]:
     """Split text whose sentences switch language into one piece per language run.
 
     Scrapes can glue the last English paragraph and the first Korean one into one line.

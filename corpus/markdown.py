@@ -23,7 +23,7 @@ import datetime as dt
 import re
 import tomllib
 
-from corpus.lang import detect_language
+from corpus.lang import detect_language, split_by_language
 from corpus.parse import CorpusFileError, ParsedDocument
 from corpus.text import clean_text, parse_date
 
@@ -115,7 +115,9 @@ def parse_markdown(name: str, text: str) -> ParsedDocument:
         if block:
             paragraph = clean_text(" ".join(block))
             block = []
-            language = detect_language(paragraph)
-            if language is not None:
-                doc.paragraphs.append((language, paragraph))
+            # A forgotten blank line between an English and a Korean paragraph.
+            for piece in split_by_language(paragraph):
+                language = detect_language(piece)
+                if language is not None:
+                    doc.paragraphs.append((language, piece))
     return doc

@@ -41,6 +41,15 @@ def test_headings_are_not_paragraphs() -> None:
     assert doc.paragraphs == [("en", "First para."), ("ko", "둘째 문단.")]
 
 
+def test_missing_blank_line_between_languages() -> None:
+    en = ("The government should write local ownership into the law rather than leave it to"
+          " the goodwill of developers.")
+    ko = ("정부는 지역 소유 원칙을 개발사의 선의에 맡기지 말고 법에 명시해야 한다. 그래야 주민들이"
+          " 발전 단지를 자신들의 것으로 여기고 받아들일 수 있으며 수익도 지역에 남는다.")
+    doc = parse_bytes("m.md", f'+++\ntitle = "T"\n+++\n{en}\n{ko}\n'.encode())
+    assert doc.paragraphs == [("en", en), ("ko", ko)]
+
+
 def test_front_matter_detected_by_content_even_in_txt() -> None:
     doc = parse_bytes("m.txt", '+++\ntitle = "T"\n+++\n첫 문단입니다.\n'.encode())
     assert doc.format == "markdown" and doc.paragraphs == [("ko", "첫 문단입니다.")]
