@@ -298,12 +298,20 @@ async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = 
             import readline  # noqa: F401  (line editing and history for input())
         except ImportError:  # pragma: no cover - not on every platform
             pass
+    quieted = _quiet_library_logs()
     emu = DiscordEmulator("sandbox-" + os.urandom(8).hex())
     await emu.start()
     task: asyncio.Task[None] | None = None
     bot: discord.Client | None = None
     try:
-        bot = make_bot(settings_for(emu, settings))
+        client_log = logging.getLogger("discord.client")
+        level = client_log.level
+        if quieted:
+            client_log.setLevel(logging.ERROR)  # "PyNaCl is not installed": no voice here anyway
+        try:
+            bot = make_bot(settings_for(emu, settings))
+        finally:
+            client_log.setLevel(level)
         try:
             task = await start_bot(emu, bot, timeout=start_timeout)
         except (RuntimeError, TimeoutError) as exc:
@@ -325,3 +333,17 @@ async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = 
             await stop_bot(bot, task)
         await emu.stop()
         reset_api_base()
+        for name, level in quieted.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _quiet_library_logs() -> dict[str, int]:
+    """Keep discord.py's and the emulator's INFO lines out of the chat (unless debugging)."""
+    if logging.getLogger().getEffectiveLevel() <= logging.DEBUG:
+        return {}
+    saved = {}
+    for name in ("discord", "emulator"):
+        logger = logging.getLogger(name)
+        saved[name] = logger.level
+        logger.setLevel(logging.WARNING)
+    return saved

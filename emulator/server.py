@@ -117,7 +117,8 @@ class DiscordEmulator(DriverMixin):
         """Bind and serve; afterwards ``base_url``/``api_base``/``gateway_url`` are real."""
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         self._add_routes(app)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0)
+        # No access log: every request is in self.requests, and the sandbox chat stays readable.
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1.0, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
         await site.start()
