@@ -57,3 +57,57 @@ def copy_all_fixtures(dest: Path) -> Path:
     """Copy every hand-written fixture article into ``dest``."""
     names = sorted(p.name for p in CORPUS_FIXTURES.iterdir() if p.is_file())
     return copy_files(dest, *names)
+
+
+_EN_WORDS = ("alliance trade security policy election market court climate energy labor housing"
+             " budget minister treaty coast village school").split()
+_KO_WORDS = "동맹 무역 안보 정책 선거 시장 법원 기후 에너지 노동 주택 예산 장관 조약 해안 마을 학교".split()
+
+
+def write_synthetic_corpus(dest: Path, count: int, seed: int = 0) -> Path:
+    """``count`` distinct scraped-format articles (8 + 8 paragraphs, site furniture) in ``dest``.
+
+    For scale tests and the ingestion benchmark; the text is random words, not real articles.
+    """
+    import random
+
+    rng = random.Random(seed)
+    dest.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        en = [" ".join(rng.choice(_EN_WORDS) for _ in range(60)).capitalize() + "."
+              for _ in range(8)]
+        ko = [" ".join(rng.choice(_KO_WORDS) for _ in range(40)) + "." for _ in range(8)]
+        text = (
+            f"Synthetic Article {i} on {rng.choice(_EN_WORDS).title()}\n\n"
+            "Published in Khan (South Korea) on 15 July 2022\nby Writer (link to original)\n"
+            "Translated from by Translator. Edited by Editor.\n"
+            + "\n\n".join(en) + "\n\n" + "\n\n".join(ko)
+            + "\nThis post appeared on the front page as a direct link to the original article"
+            " with the above link .\n\nHot this week\n\nCanada: A Headline\n\nJapan: Another\n"
+        )
+        (dest / f"synthetic_{i:05d}.txt").write_text(text, encoding="utf-8")
+    return dest
+
+
+def bench_ingest(count: int = 1000) -> str:
+    """Ingest ``count`` synthetic files twice into a temp dir; returns a one-line summary.
+
+    ``python -c "from tests.corpus_support import bench_ingest; print(bench_ingest())"``
+    """
+    import tempfile
+    import time
+
+    from corpus.ingest import ingest
+    from dari.config import load_settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = write_synthetic_corpus(Path(tmp) / "articles", count)
+        settings = load_settings(corpus_dir=corpus, data_dir=Path(tmp) / "data")
+        times = []
+        for _ in range(2):
+            wall, cpu = time.perf_counter(), time.process_time()
+            report = ingest(settings)
+            times.append((time.perf_counter() - wall, time.process_time() - cpu))
+        return (f"{count} files: first ingest {times[0][0]:.2f}s wall / {times[0][1]:.2f}s CPU,"
+                f" unchanged re-ingest {times[1][0]:.2f}s wall / {times[1][1]:.2f}s CPU"
+                f" ({len(report.unchanged)} unchanged)")

@@ -323,3 +323,19 @@ def test_corpus_dir_from_settings(make_settings: MakeSettings, tmp_path: Path) -
     ingest(settings)
     with Store.open(settings) as store:
         assert store.article(SEED_ID).sources == tuple(f"khan/{n}" for n in SEED_FILES)
+
+
+def test_many_files(make_settings: MakeSettings, tmp_path: Path) -> None:
+    """A few hundred articles: each stored once, nothing merged wrongly, re-ingest is a no-op."""
+    from tests.corpus_support import write_synthetic_corpus
+
+    corpus = write_synthetic_corpus(tmp_path / "articles", 150)
+    copy_seeds(corpus)
+    settings = make_settings(corpus)
+    report = ingest(settings)
+    assert len(report.added) == 151 and report.ok
+    with Store.open(settings) as store:
+        assert store.counts() == {"articles": 151, "en": 150 * 8 + 9, "ko": 150 * 8 + 8}
+        assert all(len(a.sources) == 1 for a in store.articles() if a.id != SEED_ID)
+    again = ingest(settings)
+    assert len(again.unchanged) == 151 and not again.changed
