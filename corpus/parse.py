@@ -9,6 +9,7 @@ matter, or the scraped plain-text format). It is pure: no store, no logging of r
 from __future__ import annotations
 
 import codecs
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,8 +137,6 @@ def parse_text(name: str, text: str) -> ParsedDocument:
 
 def parse_bytes(name: str, data: bytes) -> ParsedDocument:
     """Parse a file's content; raises :class:`CorpusFileError` naming ``name`` and the reason."""
-    import hashlib
-
     text, warnings = decode_bytes(name, data)
     doc = parse_text(name, text)
     doc.warnings[:0] = warnings

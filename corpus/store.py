@@ -11,6 +11,7 @@ shared behind a lock (``check_same_thread=False``); SQLite serialises the rest.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
@@ -98,8 +99,6 @@ def search_key(text: str) -> str:
 
 def article_digest(article: Article) -> str:
     """Digest of everything stored for an article: metadata, paragraphs, sources."""
-    import hashlib
-
     meta = json.dumps([getattr(article, c) for c in _ARTICLE_COLUMNS], ensure_ascii=False)
     positions = json.dumps(sorted((p.id, p.language, p.position) for p in article.paragraphs))
     basis = "\x00".join([meta, positions, content_digest(article.paragraphs),
