@@ -706,9 +706,12 @@ class DiscordEmulator(DriverMixin):
     def _webhook_message(self, inter: Interaction, request: web.Request) -> dict[str, Any]:
         mid = request.match_info["message_id"]
         if mid == "@original":
-            if inter.original is None:
-                raise ApiError(404, 10008, "Unknown Message")
-            return inter.original
+            if inter.original is not None:
+                return inter.original
+            if inter.target_message is not None and inter.acknowledged:
+                # For a component interaction, @original is the message the component is on.
+                return inter.target_message
+            raise ApiError(404, 10008, "Unknown Message")
         for message in inter.followups:
             if message["id"] == mid:
                 return message
@@ -727,7 +730,7 @@ class DiscordEmulator(DriverMixin):
         if not isinstance(body, dict):
             raise _invalid(["body must be an object"])
         await self._apply_bot_edit(message, body, files)
-        kind = "edit" if message is inter.original else "followup_edit"
+        kind = "edit" if message is inter.original or message is inter.target_message else "followup_edit"
         inter._record(kind, None, body, files, message)
         self._notify()
         return json_response(message)

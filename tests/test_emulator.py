@@ -99,6 +99,11 @@ def make_test_bot(guild_id: int) -> commands.Bot:
             await interaction.response.edit_message(content=f"confirmed by {interaction.user.name}",
                                                     view=None)
 
+        @discord.ui.button(label="No", custom_id="confirm-no")
+        async def no(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+            await interaction.response.defer()  # type 6, then edit the message it is on
+            await interaction.edit_original_response(content="cancelled", view=None)
+
     @bot.tree.command(name="confirm", description="A button", guild=guild)
     async def confirm(interaction: discord.Interaction) -> None:
         await interaction.response.send_message("sure?", view=Confirm(timeout=30))
@@ -309,6 +314,13 @@ async def test_deleted_deferral_then_private_follow_up_and_button(discord_emulat
         assert click.callback_type == 7
         assert emu.messages(general)[-1]["content"] == "confirmed by tom"
         assert emu.messages(general)[-1]["components"] == []
+
+        again = await emu.invoke_command(user, "confirm")
+        await again.wait_done(timeout=10)
+        click = await emu.click(user, again.message, "confirm-no")
+        await click.wait_done(timeout=10)
+        assert [(e.kind, e.type) for e in click.responses] == [("callback", 6), ("edit", None)]
+        assert emu.messages(general)[-1]["content"] == "cancelled"
 
 
 async def test_limits_errors_and_recovery(discord_emulator: DiscordEmulator) -> None:
