@@ -93,6 +93,25 @@ def _looks_binary(data: bytes) -> bool:
     return controls > max(8, len(sample) // 100)
 
 
+def _plausible_korean(text: str) -> bool:
+    """Most non-ASCII characters are in KS X 1001 (EUC-KR), as in real Korean text.
+
+    Random or non-Korean bytes that happen to form valid CP949 pairs decode mostly to the
+    rare extension syllables outside that set.
+    """
+    non_ascii = [ch for ch in text if ord(ch) > 127]
+    if not non_ascii:
+        return False
+    common = 0
+    for ch in non_ascii:
+        try:
+            # Python's EUC-KR spells syllables outside the set as 8-byte Jamo sequences.
+            common += len(ch.encode("euc-kr")) == 2
+        except UnicodeEncodeError:
+            continue
+    return common / len(non_ascii) >= 0.9
+
+
 def decode_bytes(name: str, data: bytes) -> tuple[str, list[str]]:
     """Decode a corpus file: (text, warnings). Raises :class:`CorpusFileError` if impossible."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -116,7 +135,7 @@ def decode_bytes(name: str, data: bytes) -> tuple[str, list[str]]:
                 f"not UTF-8 text (invalid byte at offset {utf8_error.start}) "
                 "and not Korean CP949/EUC-KR either",
             ) from utf8_error
-        if not has_hangul(text):
+        if not has_hangul(text) or not _plausible_korean(text):
             raise CorpusFileError(
                 name, f"not UTF-8 text (invalid byte at offset {utf8_error.start})"
             ) from utf8_error

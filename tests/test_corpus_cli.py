@@ -94,3 +94,18 @@ def test_real_entry_point(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["articles"][0]["paragraphs"] == {"en": 9, "ko": 8}
+
+
+def test_unusable_store_is_a_clear_error(
+    make_settings: Callable[..., Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_settings(copy_seeds(tmp_path / "articles"))
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "dari.sqlite3").write_bytes(b"not a database, just text" * 200)
+    assert main(["corpus", "--config", str(tmp_path / "config.toml")]) == 2
+    assert "not a usable Dari store" in capsys.readouterr().err
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x", encoding="utf-8")
+    assert main(["corpus", "--config", str(tmp_path / "config.toml"),
+                 "--data", str(blocker / "data")]) == 2
+    assert "cannot use the data directory" in capsys.readouterr().err

@@ -164,6 +164,23 @@ def test_cp949_and_euc_kr_are_decoded_with_a_warning() -> None:
         assert any("CP949" in w for w in doc.warnings)
 
 
+def test_seed_in_cp949_parses_like_the_utf8_original() -> None:
+    original = (SEEDS / "002_7732f792edb64a8e.txt").read_text(encoding="utf-8")
+    utf8 = parse_bytes("s.txt", original.encode("utf-8"))
+    # CP949 has no curly apostrophe in every position; what it can encode must match.
+    legacy = parse_bytes("s.txt", original.encode("cp949", errors="replace"))
+    assert legacy.in_language("ko") == utf8.in_language("ko")
+    assert len(legacy.in_language("en")) == 9 and legacy.author == "Yu Shin-mo"
+
+
+def test_bytes_that_are_valid_cp949_but_not_korean_are_refused() -> None:
+    # Lead bytes 0x81-0xA0 with ASCII-letter trail bytes: valid CP949 pairs that decode to
+    # rare extension syllables — what misread non-Korean data looks like.
+    data = b"Title\n\n" + bytes(b for i in range(400) for b in (0x81 + i % 32, 0x41 + i % 26))
+    with pytest.raises(CorpusFileError, match="not UTF-8"):
+        parse_bytes("x.txt", data)
+
+
 def test_utf8_bom_and_crlf_and_utf16() -> None:
     text = "A Title\r\n\r\nOne paragraph of text.\r\n"
     for data in (b"\xef\xbb\xbf" + text.encode("utf-8"), text.encode("utf-16")):

@@ -58,6 +58,9 @@ def run_corpus(args: argparse.Namespace, settings: Settings) -> int:
     except StoreError as exc:
         print(f"dari: store error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. a data directory that cannot be created or written
+        print(f"dari: cannot use the data directory {settings.data_dir}: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         json.dump({"articles": [article_json(a) for a in articles], "report": report.to_dict()},
                   sys.stdout, ensure_ascii=False, indent=2)
