@@ -20,7 +20,6 @@ from emulator.driver import DriverError
 from emulator.server import DiscordEmulator
 from tests.discord_support import discord_emulator, running_bot  # noqa: F401 (fixture)
 
-pytestmark = pytest.mark.asyncio(loop_scope="function")
 
 FRUITS = ["apple", "apricot", "banana", "blueberry", "cherry", "사과"]
 
@@ -450,3 +449,48 @@ async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) 
     # A late edit is printed before the sandbox exits.
     assert text.endswith("Dari: [thread: what is this?]\nworking\n\n"
                          "(edited) Dari: [thread: what is this?]\nfinished\n\n")
+
+
+def test_limits_match_discord() -> None:
+    from emulator import limits
+
+    ok = {"content": "x" * 2000, "embeds": [{"title": "t" * 256, "description": "d" * 4096,
+                                            "fields": [{"name": "n", "value": "v" * 1024}]}]}
+    assert limits.message_errors(ok) == []
+    assert limits.message_errors({"content": "x" * 2001})
+    assert limits.message_errors({"embeds": [{"description": "d" * 4097}]})
+    assert limits.message_errors({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]})
+    assert limits.message_errors({"embeds": [{"fields": [{"name": "n", "value": ""}]}]})
+    assert limits.message_errors({"embeds": [{"fields": [{"name": "n", "value": "v"}] * 26}]})
+    two = [{"description": "d" * 3000}, {"description": "d" * 3001}]
+    assert any("combined size" in e for e in limits.message_errors({"embeds": two}))
+    assert limits.message_errors({}) == ["Cannot send an empty message"]
+    assert limits.message_errors({}, has_files=True) == []
+    assert limits.choices_errors([{"name": "a", "value": "a"}] * 26)
+    assert limits.choices_errors([{"name": "", "value": "a"}])
+
+
+def test_render_message_shows_everything_a_user_sees() -> None:
+    from emulator.render import render_message
+
+    payload = {
+        "author": {"username": "Dari"},
+        "content": "**Answer**",
+        "flags": 64,
+        "embeds": [{"title": "How Far", "url": "https://example.org/a", "description": "line 1\nline 2",
+                    "fields": [{"name": "¶ 3 · English", "value": "> quoted"}],
+                    "footer": {"text": "Khan · 2022-07-15"}}],
+        "attachments": [{"filename": "a.txt", "size": 12}],
+    }
+    assert render_message(payload, thread_name="q", author=True) == "\n".join([
+        "Dari: [thread: q] (only you can see this)",
+        "**Answer**",
+        "│ **How Far** <https://example.org/a>",
+        "│ line 1",
+        "│ line 2",
+        "│ ¶ 3 · English:",
+        "│   > quoted",
+        "│ — Khan · 2022-07-15",
+        "[attachment: a.txt (12 bytes)]",
+    ])
+    assert render_message({"content": "", "flags": 128}) == "… is thinking"
