@@ -76,21 +76,32 @@ class DariService:
             return self._encoder
 
     def _reload_if_changed(self) -> Any:
-        """The live Retriever, reloaded if ``CURRENT`` changed since it was loaded."""
+        """The live Retriever, reloaded if ``CURRENT`` changed since it was loaded.
+
+        While one thread loads a new generation, the others keep answering from the old
+        one instead of waiting (loading a large index takes seconds).
+        """
         stamp = current_stamp(self._root)
-        retriever = self._retriever
-        if retriever is not None and stamp == self._stamp:
-            return retriever
-        with self._swap_lock:
+        current = self._retriever
+        if current is not None and stamp == self._stamp:
+            return current
+        if not self._swap_lock.acquire(blocking=current is None):
+            return current
+        try:
             if self._retriever is not None and stamp == self._stamp:
                 return self._retriever
             if stamp is None or read_current(self._root) is None:
+                if self._retriever is not None:
+                    return self._retriever  # CURRENT vanished (manual cleanup): keep what we have
                 raise NoIndex(f"no index in {self._root}; run `dari index` to build it")
             from embeddings.retriever import Retriever
 
-            self._retriever = Retriever.load(self.settings, None, self.encoder)
-            self._stamp = stamp
-            return self._retriever
+            retriever = Retriever.load(self.settings, None, self.encoder)
+            # One assignment each: readers see the old or the new Retriever, never a mix.
+            self._retriever, self._stamp = retriever, stamp
+            return retriever
+        finally:
+            self._swap_lock.release()
 
     def retriever(self) -> Any:
         """The live Retriever (raises :class:`NoIndex` if none has been built)."""

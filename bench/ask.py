@@ -1,0 +1,288 @@
+"""Ask-path latency, loaded-index memory and HNSW recall at 1k, 100k and 1M paragraphs.
+
+For each size a synthetic corpus is written as a real index generation (the product's own
+writers: ``DenseIndex``, ``KeywordIndex``, ``write_snapshot``, ``Manifest``), then a fresh
+process loads it with ``Retriever.load`` and times the whole ask path — real query encoding,
+FAISS, BM25, fusion, ``build_answer`` and the bot's ``render_answer`` — against bare query
+encoding in the same process (so the ratio is meaningful on a noisy machine). RSS is read
+in that process right after loading. Vectors are synthetic (clustered unit vectors of the
+model's dimension); paragraph texts are synthetic words, so BM25 does real work.
+
+Built generations are cached in ``$DARI_BENCH_CACHE`` (default ``data/bench``): the 1M HNSW
+build dominates the first run. ``DARI_BENCH_SIZES=1000,100000`` limits the sizes.
+
+Usage: ``python -m bench`` (all benchmarks) or ``python -m bench.ask [--sizes …]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("bench.ask")
+
+REPO = Path(__file__).resolve().parent.parent
+SIZES = (1_000, 100_000, 1_000_000)
+QUERIES = 40
+PARAGRAPHS_PER_ARTICLE = 10  # 5 English + 5 Korean, aligned 1–1
+WORDS_PER_PARAGRAPH = 30
+VOCAB = 20_000
+CLUSTERS = 2_000
+RECALL_QUERIES = 200
+FORMAT = 1  # bump when the synthetic data or the generation layout changes
+
+
+def _settings(data_dir: Path) -> Any:
+    """The project's settings with the bench's data dir, keeping the usual model dir."""
+    import dataclasses
+
+    from dari.config import load_settings
+
+    base = load_settings(None, check_corpus=False)
+    settings = base.with_overrides(data_dir=data_dir)
+    return dataclasses.replace(settings, embeddings=dataclasses.replace(
+        settings.embeddings, model_dir=str(base.model_dir)))
+
+
+def _vocabulary(rng: Any) -> list[str]:
+    """Pseudo-words that the keyword tokeniser keeps as they are (no stemming, no stop words)."""
+    from embeddings.tokenize import tokenize
+
+    syllables = ["ka", "to", "mi", "ne", "ru", "sa", "po", "li", "de", "vo", "an", "ri", "su",
+                 "te", "mo", "gu", "bi", "ha", "jo", "ze"]
+    words: dict[str, None] = {}
+    while len(words) < VOCAB:
+        word = "".join(rng.choice(syllables, rng.integers(2, 5)))
+        if word not in words and tokenize(word) == [word]:
+            words[word] = None
+    return list(words)
+
+
+def _synthetic_vectors(n: int, dim: int, rng: Any) -> Any:
+    """Clustered unit vectors: real embeddings are far from uniform on the sphere."""
+    import numpy as np
+
+    centers = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
+    centers /= np.linalg.norm(centers, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    step = 100_000
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        noise = rng.standard_normal((m, dim)).astype(np.float32) * (0.7 / np.sqrt(dim))
+        block = centers[rng.integers(0, CLUSTERS, m)] + noise
+        out[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def build(n: int, data_dir: Path) -> dict[str, Any]:
+    """Write a synthetic generation of ``n`` paragraphs into ``data_dir``; returns build figures."""
+    import numpy as np
+    from bm25s import BM25
+    from bm25s.tokenization import Tokenized
+
+    from corpus.models import AlignmentPair, Article, Paragraph
+    from embeddings.encoder import Encoder
+    from embeddings.index import DenseIndex
+    from embeddings.keyword import KeywordIndex
+    from embeddings.manifest import Manifest, index_root, new_generation_name, swap_current
+    from embeddings.refresh import KEYWORD_DIR
+    from embeddings.snapshot import write_snapshot
+
+    settings = _settings(data_dir)
+    encoder = Encoder.from_settings(settings)
+    rng = np.random.default_rng(n)
+    figures: dict[str, Any] = {}
+    vocab = _vocabulary(rng)
+    started = time.perf_counter()
+    words = (rng.zipf(1.15, n * WORDS_PER_PARAGRAPH) - 1) % VOCAB
+    words = words.reshape(n, WORDS_PER_PARAGRAPH)
+    articles, paragraphs, alignments = [], [], {}
+    half = PARAGRAPHS_PER_ARTICLE // 2
+    for a in range((n + PARAGRAPHS_PER_ARTICLE - 1) // PARAGRAPHS_PER_ARTICLE):
+        aid = f"a{a}"
+        articles.append(Article(id=aid, title=f"Synthetic article {a}", outlet="Bench",
+                                published="2024-01-01"))
+        alignments[aid] = [AlignmentPair(en=(i + 1,), ko=(i + 1,)) for i in range(half)]
+    for i in range(n):
+        a, j = divmod(i, PARAGRAPHS_PER_ARTICLE)
+        lang = "en" if j < half else "ko"
+        text = " ".join(vocab[w] for w in words[i]) + "."
+        paragraphs.append(Paragraph(id=f"p{i}", article_id=f"a{a}", language=lang,
+                                    position=j % half + 1, text=text))
+    figures["corpus_s"] = round(time.perf_counter() - started, 1)
+
+    root = index_root(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    gen = new_generation_name()
+    directory = root / gen
+    directory.mkdir()
+    vectors = _synthetic_vectors(n, int(encoder.dimension), rng)
+    t = time.perf_counter()
+    dense = DenseIndex.build(vectors, settings.index, progress=True)
+    figures["dense_build_s"] = round(time.perf_counter() - t, 1)
+    figures["kind"] = dense.kind
+    dense.save(directory)
+    if dense.kind == "hnsw":
+        figures["hnsw_recall_at_10"] = _recall(dense, vectors, rng)
+
+    # The synthetic words are already tokens (checked above), so the BM25 index is built
+    # from ids directly: the same bm25s index KeywordIndex.build makes, without re-tokenising.
+    t = time.perf_counter()
+    bm25 = BM25()
+    bm25.index(Tokenized(ids=words.tolist(), vocab={w: i for i, w in enumerate(vocab)}),
+               show_progress=True)
+    KeywordIndex([p.id for p in paragraphs], bm25).save(directory / KEYWORD_DIR)
+    figures["keyword_build_s"] = round(time.perf_counter() - t, 1)
+
+    t = time.perf_counter()
+    write_snapshot(directory, articles, paragraphs, [p.id for p in paragraphs], alignments)
+    figures["snapshot_build_s"] = round(time.perf_counter() - t, 1)
+    Manifest(generation=gen, model=encoder.model_name, fingerprint=encoder.fingerprint,
+             dimension=int(encoder.dimension), count=n, paragraphs=n, corpus_digest=f"synthetic-{n}",
+             kind=dense.kind, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             extra={"bench": figures, "format": FORMAT}).write(directory)
+    swap_current(root, gen)
+    return figures
+
+
+def _recall(dense: Any, vectors: Any, rng: Any) -> float:
+    """HNSW recall@10 against exact search, for perturbed corpus vectors as queries."""
+    import faiss
+    import numpy as np
+
+    picks = rng.choice(len(vectors), RECALL_QUERIES, replace=False)
+    queries = vectors[picks] + rng.standard_normal((RECALL_QUERIES, vectors.shape[1])).astype(
+        np.float32) * (0.5 / np.sqrt(vectors.shape[1]))
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(vectors.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    _, approx = dense.search(queries, 10)
+    return round(float(np.mean([len(set(a) & set(t)) / 10 for a, t in zip(approx, truth)])), 4)
+
+
+def measure(data_dir: Path) -> dict[str, Any]:
+    """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
+    import numpy as np
+    import psutil
+
+    from bot.format import render_answer
+    from embeddings.answer import build_answer
+    from embeddings.encoder import Encoder
+    from embeddings.retriever import Retriever
+
+    settings = _settings(data_dir)
+    encoder = Encoder.from_settings(settings)
+    encoder.encode_queries(["warm up the model"])
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    t = time.perf_counter()
+    retriever = Retriever.load(settings, None, encoder)
+    load_s = time.perf_counter() - t
+    after = proc.memory_info().rss
+    # Questions made of the corpus's own words, so the keyword side scores real postings.
+    rng = np.random.default_rng(7)
+    sample = retriever.snapshot.paragraphs(rng.choice(retriever.manifest.paragraphs, QUERIES).tolist())
+    questions = []
+    for para in sample.values():
+        words = para.text.rstrip(".").split()
+        picks = rng.choice(len(words), 6, replace=False)
+        questions.append("what about " + " ".join(words[i] for i in sorted(picks)) + "?")
+    cfg = settings.answer
+    # Warm-up: first BM25/FAISS calls touch cold pages.
+    for q in questions[:3]:
+        retriever.search(q)
+    bare, ask, found = [], [], 0
+    for q in questions:
+        t0 = time.perf_counter()
+        encoder.encode_queries([q])
+        bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        hits = retriever.search(q, k=cfg.passages)
+        answer = build_answer(q, hits, passages=cfg.passages, max_sentences=cfg.max_sentences)
+        render_answer(answer, "en")
+        ask.append(time.perf_counter() - t0)
+        found += bool(hits)
+    ms = lambda xs, p: round(float(np.percentile(np.array(xs) * 1000, p)), 1)  # noqa: E731
+    return {
+        "ask_p50_ms": ms(ask, 50),
+        "ask_p99_ms": ms(ask, 99),
+        "bare_encode_p50_ms": ms(bare, 50),
+        "rss_mb": round(after / 2**20, 1),
+        "index_rss_mb": round((after - before) / 2**20, 1),
+        "load_s": round(load_s, 2),
+        "kind": retriever.manifest.kind,
+        "queries": len(questions),
+        "answered": found,
+        "build": retriever.manifest.extra.get("bench", {}),
+        "hnsw_recall_at_10": retriever.manifest.extra.get("bench", {}).get("hnsw_recall_at_10"),
+    }
+
+
+def _cached(data_dir: Path) -> bool:
+    from embeddings.manifest import Manifest, index_root, read_current
+
+    name = read_current(index_root(data_dir))
+    if name is None:
+        return False
+    try:
+        return Manifest.read(index_root(data_dir) / name).extra.get("format") == FORMAT
+    except Exception:  # noqa: BLE001 - anything unreadable is rebuilt
+        return False
+
+
+def _child(*args: str) -> dict[str, Any]:
+    """Run this module in a fresh process (clean RSS, no state shared between sizes)."""
+    done = subprocess.run([sys.executable, "-m", "bench.ask", *args], cwd=REPO,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.ask {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run() -> dict[str, Any]:
+    """All sizes: build (or reuse) each synthetic generation, then measure it in a fresh process."""
+    sizes = [int(x) for x in os.environ.get("DARI_BENCH_SIZES", "").split(",") if x.strip()] or SIZES
+    cache = Path(os.environ.get("DARI_BENCH_CACHE", REPO / "data" / "bench"))
+    rows: dict[str, Any] = {}
+    for n in sizes:
+        data_dir = cache / f"ask-{n}"
+        if os.environ.get("DARI_BENCH_REBUILD") or not _cached(data_dir):
+            import shutil
+
+            shutil.rmtree(data_dir, ignore_errors=True)
+            log.info("building a synthetic index of %d paragraphs in %s", n, data_dir)
+            _child("build", str(n), str(data_dir))
+        log.info("measuring the ask path at %d paragraphs", n)
+        rows[str(n)] = _child("measure", str(data_dir))
+    return {"sizes": rows, "ask_queries_per_size": QUERIES}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ask")
+    sub = parser.add_subparsers(dest="step")
+    b = sub.add_parser("build")
+    b.add_argument("size", type=int)
+    b.add_argument("data_dir", type=Path)
+    m = sub.add_parser("measure")
+    m.add_argument("data_dir", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if args.step == "build":
+        print(json.dumps(build(args.size, args.data_dir)))
+    elif args.step == "measure":
+        print(json.dumps(measure(args.data_dir)))
+    else:
+        print(json.dumps(run(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
