@@ -339,3 +339,50 @@ def test_many_files(make_settings: MakeSettings, tmp_path: Path) -> None:
         assert all(len(a.sources) == 1 for a in store.articles() if a.id != SEED_ID)
     again = ingest(settings)
     assert len(again.unchanged) == 151 and not again.changed
+
+
+def test_sigkill_during_ingestion_leaves_old_or_new_state(tmp_path: Path) -> None:
+    """A real crash: `dari corpus` is killed (SIGKILL) as soon as it starts writing the store.
+
+    Whatever the moment, the store must hold either the previous corpus or the new one —
+    never a part of it — and pass SQLite's integrity check.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.corpus_support import REPO, write_synthetic_corpus
+
+    corpus = copy_seeds(tmp_path / "articles")
+    data = tmp_path / "data"
+    cmd = [sys.executable, "-m", "dari", "corpus", "--corpus", str(corpus), "--data", str(data)]
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=120)
+    write_synthetic_corpus(corpus, 300)
+    wal = data / "dari.sqlite3-wal"
+    outcomes = []
+    for _attempt in range(3):
+        before = wal.stat().st_mtime_ns if wal.exists() else 0
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            if wal.exists() and wal.stat().st_mtime_ns != before:
+                os.kill(proc.pid, signal.SIGKILL)  # the first write of the transaction
+                break
+            time.sleep(0.0005)
+        proc.wait(timeout=60)
+        conn = sqlite3.connect(data / "dari.sqlite3")
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        count = conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        paragraphs = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+        conn.close()
+        assert (count, paragraphs) in ((1, 17), (301, 17 + 300 * 16)), (count, paragraphs)
+        outcomes.append((count, proc.returncode))
+        if count == 301:
+            break
+    # The corpus is complete after a normal run, whatever the crashes did.
+    subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=120)
+    with Store(data / "dari.sqlite3") as store:
+        assert store.counts()["articles"] == 301
