@@ -361,7 +361,6 @@ def test_sigkill_during_ingestion_leaves_old_or_new_state(tmp_path: Path) -> Non
     subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, timeout=120)
     write_synthetic_corpus(corpus, 300)
     wal = data / "dari.sqlite3-wal"
-    outcomes = []
     for _attempt in range(3):
         before = wal.stat().st_mtime_ns if wal.exists() else 0
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL,
@@ -379,7 +378,6 @@ def test_sigkill_during_ingestion_leaves_old_or_new_state(tmp_path: Path) -> Non
         paragraphs = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
         conn.close()
         assert (count, paragraphs) in ((1, 17), (301, 17 + 300 * 16)), (count, paragraphs)
-        outcomes.append((count, proc.returncode))
         if count == 301:
             break
     # The corpus is complete after a normal run, whatever the crashes did.
