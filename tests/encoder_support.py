@@ -54,6 +54,14 @@ def seed_paragraphs() -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if len(p.strip()) > 20]
 
 
+def ranking_paragraphs() -> list[str]:
+    """A dozen seed paragraphs, English and Korean, for ranking comparisons."""
+    paragraphs = seed_paragraphs()
+    english = [p for p in paragraphs if not re.search("[가-힣]", p)]
+    korean = [p for p in paragraphs if re.search("[가-힣]", p)]
+    return english[1:7] + korean[:6]
+
+
 def seed_sentences() -> list[str]:
     """Sentences of the seed paragraphs (split after . ! ? followed by a space)."""
     sentences: list[str] = []
@@ -80,9 +88,12 @@ def varied_texts() -> tuple[str, ...]:
         at = rng.randrange(len(words) + 1)
         words.insert(at, rng.choice(decorations))
         texts.append(" ".join(words))
-    paragraphs = seed_paragraphs()
-    texts += paragraphs[:30]
-    for target_chars in (1400, 1700, 2000, 2200, 600, 800, 900, 1000):  # near the window
+    texts += ranking_paragraphs()
+    for _ in range(40):  # short phrases: a few words of a sentence
+        words = rng.choice(sentences).split()
+        at = rng.randrange(max(1, len(words) - 3))
+        texts.append(" ".join(words[at : at + rng.randint(1, 4)]))
+    for target_chars in (1800, 2100, 800, 950):  # near the 512-token window
         pool = english if target_chars > 1000 else korean
         parts: list[str] = []
         while sum(len(p) + 1 for p in parts) < target_chars:
