@@ -128,12 +128,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "“{name}” 파일을 추가하지 않았습니다: {reason}",
     },
     "add.saved": {
-        "en": "Saved as `{name}` and indexed: {summary}",
-        "ko": "`{name}`(으)로 저장하고 색인했습니다: {summary}",
+        "en": "Saved as “{name}” and indexed: {summary}",
+        "ko": "“{name}”(으)로 저장하고 색인했습니다: {summary}",
     },
     "add.saved_busy": {
-        "en": "Saved as `{name}`, but a refresh is already running; run /reindex after it ends to index it.",
-        "ko": "`{name}`(으)로 저장했지만 이미 색인을 갱신하고 있습니다. 끝난 뒤 /reindex로 색인해 주세요.",
+        "en": "Saved as “{name}”, but a refresh is already running; run /reindex after it ends to index it.",
+        "ko": "“{name}”(으)로 저장했지만 이미 색인을 갱신하고 있습니다. 끝난 뒤 /reindex로 색인해 주세요.",
     },
     # errors
     "error.generic": {
