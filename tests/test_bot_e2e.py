@@ -199,7 +199,7 @@ async def test_long_answer_and_passage_within_limits(discord_emulator, bot_servi
         for m in messages:
             for e in m["embeds"]:
                 for f in e["fields"]:
-                    assert f["value"].rstrip().endswith(("…", ".", "다."))
+                    assert f["value"].rstrip().endswith(("…", ".", "?", "!", "”", "\"", ")"))
         inter = await emu.invoke_command(user, "passage", {"article": LONG_ID, "number": 2})
         await inter.wait_done(timeout=ANSWER_TIMEOUT)
         messages = inter.visible_messages

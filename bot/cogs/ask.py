@@ -57,6 +57,9 @@ class AskCog(commands.Cog):
             return True
         if any(user.id == me.id for user in message.mentions):
             return True
+        own_role = message.guild.self_role if message.guild is not None else None
+        if own_role is not None and own_role in message.role_mentions:
+            return True  # people often pick the bot's managed role from the @ list
         channels = set(self.bot.settings.discord.question_channels)
         if channel.id in channels:
             return True
@@ -71,6 +74,9 @@ class AskCog(commands.Cog):
         text = message.content
         if me is not None:
             text = re.sub(rf"<@!?{me.id}>", " ", text)
+        own_role = message.guild.self_role if message.guild is not None else None
+        if own_role is not None:
+            text = text.replace(f"<@&{own_role.id}>", " ")
         return " ".join(text.split())
 
     @commands.Cog.listener()
