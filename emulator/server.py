@@ -303,7 +303,7 @@ class DiscordEmulator(DriverMixin):
 
     async def _get_attachment(self, request: web.Request) -> web.Response:
         att = self.state.attachments.get(int(request.match_info["attachment_id"]))
-        if att is None or att.filename != request.match_info["filename"]:
+        if att is None or not att.url.endswith("/" + request.match_info["filename"]):
             return json_response({"code": 0, "message": "404: Not Found"}, status=404)
         return web.Response(body=att.data, content_type=att.content_type.split(";")[0])
 

@@ -46,6 +46,7 @@ GUILD_TEXT = 0
 PUBLIC_THREAD = 11
 
 _MENTION = re.compile(r"<@!?(\d+)>")
+_UNSAFE_URL_CHARS = re.compile(r"[^A-Za-z0-9._-]|^\.+")
 
 
 def now_iso() -> str:
@@ -228,7 +229,10 @@ class State:
     def add_attachment(self, channel_id: int, filename: str, data: bytes,
                        content_type: str | None = None) -> Attachment:
         aid = self.ids.next()
-        url = f"{self.base_url}/attachments/{channel_id}/{aid}/{filename}"
+        # The URL carries a URL-safe version of the name (as Discord's CDN does); the
+        # attachment's ``filename`` stays what the uploader sent, so the bot must cope with it.
+        safe = _UNSAFE_URL_CHARS.sub("_", filename) or "file"
+        url = f"{self.base_url}/attachments/{channel_id}/{aid}/{safe}"
         att = Attachment(aid, filename, bytes(data), url, content_type or guess_content_type(filename))
         self.attachments[aid] = att
         return att

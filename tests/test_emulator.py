@@ -248,6 +248,11 @@ async def test_attachment_download_and_file_upload(discord_emulator: DiscordEmul
                 assert resp.status == 200
                 assert await resp.read() == text.decode().upper().encode()
 
+        # A hostile name reaches the bot as sent, yet its URL is still servable.
+        odd = await emu.invoke_command(user, "upload", attachments={"file": ("..\\..\\my notes.md", text)})
+        await odd.wait_done(timeout=10)
+        assert odd.content.startswith("..\\..\\my notes.md: ")
+
 
 async def test_mention_creates_thread_and_follow_up(discord_emulator: DiscordEmulator) -> None:
     emu = discord_emulator
