@@ -96,21 +96,23 @@ class Interaction:
         return self.callback_type in (5, 6)
 
     @property
-    def ephemeral(self) -> bool:
-        return bool(self.original and self.original["flags"] & EPHEMERAL)
+    def message(self) -> dict[str, Any] | None:
+        """The answer as the user sees it now (after every edit): the original response,
+        or the first follow-up if the original was deleted. ``original`` is always the former."""
+        visible = self.visible_messages
+        return visible[0] if visible else None
 
     @property
-    def message(self) -> dict[str, Any] | None:
-        """The original response as the user sees it now (after every edit)."""
-        return self.original
+    def ephemeral(self) -> bool:
+        return bool(self.message and self.message["flags"] & EPHEMERAL)
 
     @property
     def content(self) -> str:
-        return (self.original or {}).get("content") or ""
+        return (self.message or {}).get("content") or ""
 
     @property
     def embeds(self) -> list[dict[str, Any]]:
-        return (self.original or {}).get("embeds") or []
+        return (self.message or {}).get("embeds") or []
 
     @property
     def edits(self) -> list[ResponseEvent]:

@@ -306,7 +306,8 @@ async def test_deleted_deferral_then_private_follow_up_and_button(discord_emulat
         (shown,) = inter.visible_messages
         assert shown["content"] == "private error" and shown["flags"] & 64
         assert all(m["content"] != "private error" for m in emu.messages(general))
-        assert all(m["id"] != inter.message["id"] for m in emu.messages(general)), "deleted"
+        assert all(m["id"] != inter.original["id"] for m in emu.messages(general)), "deleted"
+        assert inter.message is shown and inter.ephemeral and inter.content == "private error"
 
         ask = await emu.invoke_command(user, "confirm")
         await ask.wait_done(timeout=10)
