@@ -328,6 +328,18 @@ async def test_deleted_deferral_then_private_follow_up_and_button(discord_emulat
         assert emu.messages(general)[-1]["content"] == "cancelled"
 
 
+async def test_other_commands_answered_while_a_slow_one_runs(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        admin, user = emu.add_user("boss", admin=True), emu.add_user("tom")
+        slow = await emu.invoke_command(admin, "slow")
+        await slow.wait_for(lambda i: i.content == "working", timeout=10)
+        quick = await emu.invoke_command(user, "pick", {"fruit": "apple"})
+        await quick.wait_for(lambda i: i.content == "picked apple", timeout=10)
+        assert slow.content == "working", "the quick answer came while the slow one was still running"
+        await slow.wait_for(lambda i: i.content == "finished", timeout=10)
+
+
 async def test_limits_errors_and_recovery(discord_emulator: DiscordEmulator) -> None:
     emu = discord_emulator
     bot = make_test_bot(emu.guild_id)
