@@ -186,7 +186,10 @@ class DiscordEmulator(DriverMixin):
             log.info("emulator: %s %s -> %d %s", request.method, record.path, exc.status, exc.message)
             response = exc.response()
         except web.HTTPException as exc:
-            response = exc
+            # aiohttp's own errors (e.g. a body over client_max_size): record, then let it answer.
+            record.status = exc.status
+            self._notify()
+            raise
         record.status = response.status
         self._notify()
         return response
@@ -463,12 +466,15 @@ class DiscordEmulator(DriverMixin):
 
     async def _get_messages(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
-        limit = min(int(request.query.get("limit", 50)), 100)
-        messages = list(self.state.messages[cid])
-        if "before" in request.query:
-            messages = [m for m in messages if int(m["id"]) < int(request.query["before"])]
+        try:
+            limit = min(int(request.query.get("limit", 50)), 100)
+            before = int(request.query.get("before", 1 << 63))
+            after = int(request.query.get("after", 0))
+        except ValueError:
+            raise _invalid(["limit, before and after must be integers"]) from None
+        messages = [m for m in self.state.messages[cid] if after < int(m["id"]) < before]
         if "after" in request.query:
-            messages = [m for m in messages if int(m["id"]) > int(request.query["after"])]
+            # Discord returns the oldest ones after ``after``, newest first.
             return json_response(list(reversed(messages[:limit])))
         return json_response(list(reversed(messages))[:limit])
 
@@ -634,7 +640,8 @@ class DiscordEmulator(DriverMixin):
                 raise ApiError(400, 40043, "Interaction callback type 6/7 is for component interactions")
             if rtype == 7:
                 target = inter.target_message
-                assert target is not None
+                if target is None:
+                    raise ApiError(404, 10008, "Unknown Message")
                 await self._apply_bot_edit(target, data, files)
                 message = target
         elif rtype == 8:

@@ -352,7 +352,18 @@ class State:
             "components": copy.deepcopy(body.get("components") or []),
         }
         if body.get("message_reference"):
-            message["message_reference"] = body["message_reference"]
+            ref = dict(body["message_reference"])
+            for key in ("message_id", "channel_id", "guild_id"):
+                if ref.get(key) is not None:
+                    ref[key] = str(ref[key])  # Discord answers snowflakes as strings
+            ref.setdefault("channel_id", str(channel_id))
+            ref.setdefault("guild_id", str(self.guild_id))
+            message["message_reference"] = ref
+            target = self.find_message(int(ref["message_id"])) if ref.get("message_id") else None
+            if target is not None:
+                # One level deep, like Discord's referenced_message.
+                message["referenced_message"] = {k: copy.deepcopy(v) for k, v in target.items()
+                                                 if k != "referenced_message"}
         if allowed is not None:
             # Not part of Discord's message object: kept so tests can see what the bot asked for.
             message["allowed_mentions"] = allowed

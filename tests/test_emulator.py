@@ -127,6 +127,17 @@ def make_test_bot(guild_id: int) -> commands.Bot:
     async def on_message(message: discord.Message) -> None:
         if message.author.bot:
             return
+        if message.content == "!tools":
+            # The plain REST routes a bot uses around messages.
+            async with message.channel.typing():
+                history = [m.content async for m in message.channel.history(limit=5)]
+            await message.add_reaction("👀")
+            reply = await message.reply(f"history: {' | '.join(history)}", mention_author=False)
+            fetched = await message.channel.fetch_message(reply.id)
+            await fetched.edit(content=fetched.content + " (edited)")
+            temp = await message.channel.send("temporary")
+            await temp.delete()
+            return
         if isinstance(message.channel, discord.Thread):
             if message.channel.owner_id == bot.user.id:
                 await message.channel.send(f"follow-up: {message.content}",
@@ -275,6 +286,25 @@ async def test_mention_creates_thread_and_follow_up(discord_emulator: DiscordEmu
         assert follow["channel_id"] == thread["id"]
         assert [m["content"] for m in emu.messages(int(thread["id"]))] == [
             "answer: what about @everyone?", "and then?", "follow-up: and then?"]
+
+
+async def test_history_reaction_reply_edit_delete(discord_emulator: DiscordEmulator) -> None:
+    emu = discord_emulator
+    async with running_bot(emu, make_test_bot(emu.guild_id), commands=ALL_COMMANDS):
+        user = emu.add_user("tom")
+        random = emu.channel_id("random")
+        await emu.send_message(random, user, "first")
+        await emu.send_message(random, user, "second")
+        tools = await emu.send_message(random, user, "!tools")
+        edited = await emu.wait_for_message(lambda m: m["content"].endswith("(edited)"), timeout=10)
+        assert edited["content"] == "history: !tools | second | first (edited)"
+        assert edited["message_reference"]["message_id"] == tools["id"]
+        assert edited["referenced_message"]["content"] == "!tools"
+        assert edited["allowed_mentions"]["replied_user"] is False
+        await emu.wait_until(lambda: any(k == "delete" for k, _ in emu.message_events), 10, "the delete")
+        assert [m["content"] for m in emu.messages(random)] == ["first", "second", "!tools", edited["content"]]
+        assert emu.messages(random)[2]["reactions"][0]["emoji"]["name"] == "👀"
+        assert any(r.path == f"/channels/{random}/typing" and r.status == 204 for r in emu.requests)
 
 
 async def test_edits_in_order_and_ephemeral(discord_emulator: DiscordEmulator) -> None:
