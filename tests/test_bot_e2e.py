@@ -362,10 +362,9 @@ async def test_add_article_good_bad_and_traversal(discord_emulator, bot_service)
             "The file “broken.md” was not added: ")
         assert not (corpus / "broken.md").exists()
         before = set(p.name for p in corpus.iterdir())
-        # A Windows-style traversal name ("/" ones: see docs/requests-to-emulator.md).
         good = await emu.invoke_command(
             admin, "add-article",
-            attachments={"file": ("..\\..\\..\\busan wheel.md", UPLOAD_ARTICLE.encode())})
+            attachments={"file": ("../../../busan wheel.md", UPLOAD_ARTICLE.encode())})
         await good.wait_for(lambda i: "indexed" in i.content or any(
             m["content"] == t("error.generic", "en") for m in i.visible_messages),
             timeout=180, what="the upload to be indexed")
