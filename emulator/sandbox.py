@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -274,14 +275,40 @@ def _type_name(kind: int) -> str:
 
 
 async def _read_line(stdin: TextIO, interactive: bool, prompt: str) -> str | None:
-    """One line (without newline), or None at end of input."""
-    if interactive:
+    """One line (without newline), or None at end of input.
+
+    Read in a daemon thread, not the loop's executor: a Ctrl-C while waiting at the prompt
+    must not leave ``asyncio.run`` waiting for a thread blocked in ``input()``.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str | None] = loop.create_future()
+
+    def read() -> None:
         try:
-            return await asyncio.to_thread(input, prompt)
+            if interactive:
+                line: str | None = input(prompt)
+            else:
+                raw = stdin.readline()
+                line = None if raw == "" else raw.rstrip("\n")
         except EOFError:
-            return None
-    line = await asyncio.to_thread(stdin.readline)
-    return None if line == "" else line.rstrip("\n")
+            line = None
+        except BaseException as exc:  # noqa: BLE001 - handed to the loop
+            loop.call_soon_threadsafe(_set_exception, future, exc)
+            return
+        loop.call_soon_threadsafe(_set_result, future, line)
+
+    threading.Thread(target=read, name="sandbox-input", daemon=True).start()
+    return await future
+
+
+def _set_result(future: asyncio.Future[str | None], value: str | None) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _set_exception(future: asyncio.Future[str | None], exc: BaseException) -> None:
+    if not future.done():
+        future.set_exception(exc)
 
 
 async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = sys.stdin,
