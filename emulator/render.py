@@ -23,8 +23,12 @@ def _embed_lines(embed: dict[str, Any]) -> list[str]:
     if embed.get("description"):
         lines.extend(str(embed["description"]).splitlines() or [""])
     for fld in embed.get("fields") or []:
+        value = str(fld.get("value", ""))
+        if fld.get("inline") and "\n" not in value:
+            lines.append(f"{fld.get('name', '')}: {value}")  # short side-by-side facts
+            continue
         lines.append(f"{fld.get('name', '')}:")
-        lines.extend("  " + line for line in str(fld.get("value", "")).splitlines())
+        lines.extend("  " + line for line in value.splitlines())
     footer = (embed.get("footer") or {}).get("text")
     if footer:
         lines.append(f"— {footer}")

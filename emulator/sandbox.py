@@ -213,10 +213,34 @@ class Sandbox:
             self.quiet = quiet
         self.show_updates()
 
+    def _schema(self, name: str, subcommand: str | None) -> dict[str, dict[str, Any]]:
+        schema = self.emu.command(name).get("options") or []
+        for part in (subcommand or "").split():
+            schema = next(o for o in schema if o["name"] == part).get("options") or []
+        return {o["name"]: o for o in schema}
+
+    async def _autocomplete(self, name: str, subcommand: str | None, plain: dict[str, Any],
+                            channel: int) -> None:
+        """Like a user picking from the suggestions: typed text in an autocomplete option
+        becomes the bot's first suggestion, unless it already is one of the values."""
+        for key, opt in self._schema(name, subcommand).items():
+            typed = plain.get(key)
+            if not opt.get("autocomplete") or not isinstance(typed, str):
+                continue
+            others = {k: v for k, v in plain.items() if k != key}
+            choices = await self.emu.autocomplete(self.user, name, key, typed, other_options=others,
+                                                  channel_id=channel, subcommand=subcommand,
+                                                  timeout=self.reply_timeout)
+            if not choices or any(str(c["value"]) == typed for c in choices):
+                continue
+            plain[key] = choices[0]["value"]
+            self.say(f"({key}: picked “{choices[0]['name']}” from {len(choices)} suggestion(s))")
+
     async def run_command(self, line: str) -> None:
         name, subcommand, options = self.parse_command(line)
         attachments = {k: v for k, v in options.items() if isinstance(v, tuple)}
         plain = {k: v for k, v in options.items() if k not in attachments}
+        await self._autocomplete(name, subcommand, plain, self.thread_id or self.general)
         channel = self.thread_id or self.general
         cursor = self.emu.cursor()
         inter = await self.emu.invoke_command(self.user, name, plain, channel_id=channel,

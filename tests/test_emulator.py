@@ -466,6 +466,7 @@ async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) 
         "/help",
         "/echo text:hello world times:2",
         "/pick cherry",
+        "/pick blue",
         f"/upload file:{article}",
         "/echo times:x text:oops",
         "/nope",
@@ -482,8 +483,9 @@ async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) 
     assert "/echo — Defer, then follow up with an embed" in text
     assert "text:<text>  What to echo" in text
     assert "**Echo**" in text and "│ hello world hello world" in text
-    assert "│   ko" in text, "the sandbox user has the locale of $LANG"
+    assert "│ locale: ko" in text, "the sandbox user has the locale of $LANG"
     assert "Dari:\npicked cherry" in text
+    assert "(fruit: picked “blueberry” from 1 suggestion(s))\nDari:\npicked blueberry" in text
     assert f"article.md: {article.stat().st_size} bytes" in text
     assert "[attachment: upper.txt" in text
     assert "error: /echo times: 'x' is not a integer" in text
@@ -526,7 +528,8 @@ def test_render_message_shows_everything_a_user_sees() -> None:
         "content": "**Answer**",
         "flags": 64,
         "embeds": [{"title": "How Far", "url": "https://example.org/a", "description": "line 1\nline 2",
-                    "fields": [{"name": "¶ 3 · English", "value": "> quoted"}],
+                    "fields": [{"name": "¶ 3 · English", "value": "> quoted"},
+                               {"name": "Date", "value": "2022-07-15", "inline": True}],
                     "footer": {"text": "Khan · 2022-07-15"}}],
         "attachments": [{"filename": "a.txt", "size": 12}],
     }
@@ -538,6 +541,7 @@ def test_render_message_shows_everything_a_user_sees() -> None:
         "│ line 2",
         "│ ¶ 3 · English:",
         "│   > quoted",
+        "│ Date: 2022-07-15",
         "│ — Khan · 2022-07-15",
         "[attachment: a.txt (12 bytes)]",
     ])
