@@ -184,6 +184,11 @@ class DiscordEmulator(DriverMixin):
             response = await handler(request)
         except ApiError as exc:
             log.info("emulator: %s %s -> %d %s", request.method, record.path, exc.status, exc.message)
+            inter = self._interaction_for_path(record.path)
+            if inter is not None:
+                # Shown by wait_done's timeout message: why the answer never became visible.
+                kind = record.path.split("/")[-1] if record.path.startswith("/interactions/") else "webhook"
+                inter.errors.append(f"{request.method} {kind} -> {exc.status} {exc.message}")
             response = exc.response()
         except web.HTTPException as exc:
             # aiohttp's own errors (e.g. a body over client_max_size): record, then let it answer.
@@ -292,6 +297,14 @@ class DiscordEmulator(DriverMixin):
     def _guild(self, request: web.Request) -> None:
         if request.match_info.get("guild_id") != str(self.state.guild_id):
             raise ApiError(404, 10004, "Unknown Guild")
+
+    def _interaction_for_path(self, path: str) -> Interaction | None:
+        parts = path.split("/")
+        if len(parts) > 3 and parts[1] == "interactions" and parts[2].isdigit():
+            return self.interactions.get(int(parts[2]))
+        if len(parts) > 3 and parts[1] == "webhooks":
+            return next((i for i in self.interactions.values() if i.token == parts[3]), None)
+        return None
 
     def _interaction_by_token(self, request: web.Request) -> Interaction:
         if request.match_info.get("app_id") != str(self.state.application_id):
@@ -618,8 +631,8 @@ class DiscordEmulator(DriverMixin):
             raise ApiError(400, 40060, "Interaction has already been acknowledged.")
         age = time.monotonic() - inter.created
         if age > self.interaction_ack_seconds:
-            inter.errors.append(f"callback after {age:.1f}s (limit {self.interaction_ack_seconds}s)")
-            raise ApiError(404, 10062, "Unknown interaction")
+            raise ApiError(404, 10062, f"Unknown interaction (callback after {age:.1f}s, "
+                                       f"limit {self.interaction_ack_seconds}s)")
         rtype = int(body["type"])
         data = body.get("data") or {}
         message: dict[str, Any] | None = None

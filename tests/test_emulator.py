@@ -378,6 +378,8 @@ async def test_limits_errors_and_recovery(discord_emulator: DiscordEmulator) -> 
         inter = await emu.invoke_command(user, "long")
         await inter.wait_done(timeout=10)
         assert inter.content == "rejected 400 50035"
+        assert inter.errors == ["POST callback -> 400 Invalid Form Body: content: must be 2000 or "
+                                "fewer in length (got 2001)"]
 
         boom = await emu.invoke_command(user, "boom")
         await boom.wait_done(timeout=10)
@@ -450,7 +452,7 @@ async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator
         user = emu.add_user("tom")
         with caplog.at_level(logging.ERROR):
             inter = await emu.invoke_command(user, "pick", {"fruit": "apple"})
-            with pytest.raises(TimeoutError, match="emulator errors:.*callback after"):
+            with pytest.raises(TimeoutError, match="emulator errors:.*callback -> 404 Unknown interaction .callback after"):
                 await inter.wait_done(timeout=1.5)
         assert inter.errors and not inter.acknowledged
 
