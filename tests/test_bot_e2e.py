@@ -83,7 +83,7 @@ async def test_ask_english_quotes_passages_with_citation_and_counterpart(discord
         assert msg["content"] == f"**{t('answer.title', 'en')}**"
         first = msg["embeds"][0]
         assert first["title"].startswith("How Far Can South Korea")
-        assert first["url"]
+        assert "url" not in first  # the seed files carry no link; none is invented
         assert "Khan" in first["description"] and "2022-07-15" in first["description"]
         assert "Yu Shin-mo" in first["description"]
         fields = first["fields"]
@@ -195,6 +195,7 @@ async def test_long_answer_and_passage_within_limits(discord_emulator, bot_servi
         for m in messages:
             _limits_ok(m)
         assert "Ulleungdo" in messages[0]["embeds"][0]["title"]
+        assert messages[0]["embeds"][0]["url"] == "https://example.org/ulleungdo"
         # Whole words only: each quoted line ends with a complete word or the ellipsis.
         for m in messages:
             for e in m["embeds"]:
@@ -312,6 +313,17 @@ async def test_admin_role_from_config_and_status(discord_emulator, bot_service):
         assert fields["Last refresh"] != "never" and fields["Duration"].endswith(" s")
 
 
+REINDEX_PROBE = """+++
+id = "suwon-fortress-night-walks"
+title = "Night Walks Along Suwon's Fortress Walls"
+outlet = "Test Post"
+published = 2024-09-14
++++
+
+Suwon has lit the Hwaseong Fortress walls for night walks, and guides now lead tours that end at the Paldalmun gate.
+"""
+
+
 async def test_reindex_old_index_answers_meanwhile_and_second_is_refused(discord_emulator, bot_service):
     emu = discord_emulator
     async with dari_bot(emu, bot_service) as bot:
@@ -325,8 +337,12 @@ async def test_reindex_old_index_answers_meanwhile_and_second_is_refused(discord
                 release.wait(120)
 
         bot.get_cog("AdminCog").progress_observers.append(hold)
+        # A new file, so the refresh builds and swaps in a new generation (incremental:
+        # only this article is encoded, which keeps the test quick).
+        corpus = Path(bot_service.settings.corpus_dir)
+        (corpus / "reindex_probe.md").write_text(REINDEX_PROBE, encoding="utf-8")
         try:
-            reindex = await emu.invoke_command(admin, "reindex", {"full": True})
+            reindex = await emu.invoke_command(admin, "reindex", {"full": False})
             assert await asyncio.to_thread(started.wait, 60)
             await reindex.wait_for(lambda i: "ingest 0/1" in i.content, timeout=30,
                                    what="a progress edit")
@@ -343,8 +359,11 @@ async def test_reindex_old_index_answers_meanwhile_and_second_is_refused(discord
         await reindex.wait_for(lambda i: i.content.startswith("Index refreshed"), timeout=180,
                                what="the refresh to finish")
         assert reindex.ephemeral and "articles" in reindex.content
+        assert "1 newly encoded" in reindex.content
         stages = [e.message["content"] for e in reindex.edits if e.message]
         assert stages[0] == t("reindex.start", "en") and any("ingest" in s for s in stages)
+        choices = await emu.autocomplete(admin, "source", "article", "Suwon")
+        assert [c["value"] for c in choices] == ["suwon-fortress-night-walks"]
 
 
 async def test_add_article_good_bad_and_traversal(discord_emulator, bot_service):
