@@ -61,7 +61,8 @@ def cut(text: str, limit: int, *, suffix: str = ELLIPSIS, prefer_sentence: bool 
     if prefer_sentence:
         ends = [m.end() for m in _SENTENCE_END.finditer(head)]
         if ends and ends[-1] > room // 2:
-            return head[: ends[-1]].rstrip() + " " + suffix if suffix else head[: ends[-1]].rstrip()
+            # A whole sentence (or several) reads better than a longer cut mid-sentence.
+            return f"{head[: ends[-1]].rstrip()} {suffix}".rstrip()
     space = head.rfind(" ")
     nl = head.rfind("\n")
     at = max(space, nl)
