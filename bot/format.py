@@ -56,7 +56,7 @@ def cut(text: str, limit: int, *, suffix: str = ELLIPSIS, prefer_sentence: bool 
     text = text.strip()
     if len(text) <= limit:
         return text
-    room = max(0, limit - len(suffix))
+    room = max(0, limit - len(suffix) - 1)  # -1: the space before the suffix
     head = text[: room + 1]
     if prefer_sentence:
         ends = [m.end() for m in _SENTENCE_END.finditer(head)]

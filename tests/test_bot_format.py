@@ -117,6 +117,12 @@ def test_escaping_defuses_markdown_and_mentions() -> None:
 def test_cut_and_split() -> None:
     assert cut("alpha beta gamma", 12) == "alpha beta…"
     assert cut("short", 10) == "short"
+    text = "One sentence here. Another one follows! A third? 그리고 한국어 문장입니다. " * 20
+    for limit in range(5, 400, 7):
+        for sentence in (True, False):
+            out = cut(text, limit, prefer_sentence=sentence)
+            assert len(out) <= limit and out.endswith("…")
+            assert text.startswith(out[:-1].rstrip())  # a prefix of the text, cut at a boundary
     parts = split_message("word " * 1000)
     assert all(len(p) <= 2000 for p in parts) and "".join(parts).replace("word", "") .strip() == ""
     assert all(p.endswith("word") for p in parts)
