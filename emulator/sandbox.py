@@ -344,11 +344,9 @@ async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = 
     Returns 0 at end of input or /quit, 1 if the bot could not start.
     """
     interactive = stdin.isatty() and stdout.isatty()
-    if interactive:
-        try:
-            import readline  # noqa: F401  (line editing and history for input())
-        except ImportError:  # pragma: no cover - not on every platform
-            pass
+    history = settings.data_dir / "sandbox_history" if interactive else None
+    if history is not None:
+        _load_history(history)
     quieted = _quiet_library_logs()
     emu = DiscordEmulator("sandbox-" + os.urandom(8).hex())
     await emu.start()
@@ -386,6 +384,31 @@ async def run_sandbox(settings: Settings, make_bot: MakeBot, *, stdin: TextIO = 
         reset_api_base()
         for name, level in quieted.items():
             logging.getLogger(name).setLevel(level)
+        if history is not None:
+            _save_history(history)
+
+
+def _load_history(path: Path) -> None:
+    """Line editing for input(), with the previous sessions' lines (Up arrow)."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - not on every platform
+        return
+    try:
+        readline.read_history_file(path)
+    except OSError:
+        pass  # first session, or unreadable: start empty
+    readline.set_history_length(1000)
+
+
+def _save_history(path: Path) -> None:
+    try:
+        import readline
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        readline.write_history_file(path)
+    except (ImportError, OSError) as exc:
+        log.debug("sandbox history not saved: %s", exc)
 
 
 def _quiet_library_logs() -> dict[str, int]:
