@@ -57,6 +57,14 @@ def _limits_ok(message: dict) -> None:
     assert total <= 6000
 
 
+def _grouped_by_article(messages: list[dict]) -> None:
+    """Each article has one embed (plus "(continued)" ones when it is too long for one)."""
+    titles = [e.get("title") for m in messages for e in m.get("embeds") or []
+              if e.get("title") and not e["title"].endswith(t("answer.more", "en"))
+              and not e["title"].endswith(t("answer.more", "ko"))]
+    assert len(titles) == len(set(titles)), titles
+
+
 async def test_commands_synced_to_guild_with_korean_localisations(discord_emulator, bot_service):
     emu = discord_emulator
     async with dari_bot(emu, bot_service):
@@ -93,6 +101,7 @@ async def test_ask_english_quotes_passages_with_citation_and_counterpart(discord
         assert re.search("[가-힣]", fields[1]["value"])
         text = embed_text(msg)
         assert "military" in text and "Jeju" not in text and "lighthouse" not in text
+        _grouped_by_article(inter.visible_messages)
         assert assert_no_mentions_anywhere(emu) >= 1
 
 
@@ -109,6 +118,7 @@ async def test_ask_korean_gets_korean_interface_and_english_counterpart(discord_
         assert any("한국어" in n for n in names)
         assert any("영어 번역" in n for n in names)
         assert "망고" in embed_text(msg) or "mango" in embed_text(msg)
+        _grouped_by_article(inter.visible_messages)
         # A Korean Discord locale alone switches the interface too.
         other = emu.add_user("jun", locale="ko")
         inter = await ask(emu, other, "Why are Jeju tangerine farmers planting mango trees?")
