@@ -285,6 +285,8 @@ async def test_question_checks_and_cooldown(discord_emulator, bot_service):
         assert inter.ephemeral and inter.content == t("question.too_long", "en", n=301, max=300)
         inter = await ask(emu, user, "   😀 ")
         assert inter.ephemeral and inter.content == t("question.empty", "en")
+        inter = await ask(emu, emu.add_user("yuna"), "감귤" * 151)  # Korean question: Korean reply
+        assert inter.ephemeral and inter.content == t("question.too_long", "ko", n=302, max=300)
         inter = await ask(emu, user, "Why are Jeju tangerines getting sour?")
         assert inter.embeds
         inter = await ask(emu, user, "And what about mangoes?")
