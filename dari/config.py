@@ -46,6 +46,9 @@ class EmbeddingsConfig:
     batch_size: int = 32
     # Torch intra-op threads; 0 leaves torch's default.
     threads: int = 0
+    # Dynamic int8 for the attention/FFN-input Linear layers: faster passage encoding, cosine
+    # vs the fp32 model about 0.997 instead of 0.9999 (FFN outputs stay fp32; see docs).
+    quantize_int8: bool = False
 
 
 @dataclass(frozen=True)
