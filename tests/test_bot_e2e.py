@@ -376,6 +376,7 @@ async def test_reindex_old_index_answers_meanwhile_and_second_is_refused(discord
         assert stages[0] == t("reindex.start", "en") and any("ingest" in s for s in stages)
         choices = await emu.autocomplete(admin, "source", "article", "Suwon")
         assert [c["value"] for c in choices] == ["suwon-fortress-night-walks"]
+        assert assert_no_mentions_anywhere(emu) >= 5  # edits and followups included
 
 
 async def test_add_article_good_bad_and_traversal(discord_emulator, bot_service):
@@ -407,6 +408,7 @@ async def test_add_article_good_bad_and_traversal(discord_emulator, bot_service)
         assert not (corpus.parent.parent / "busan wheel.md").exists()
         inter = await ask(emu, emu.add_user("pat"), "Why is Haeundae divided over a Ferris wheel?")
         assert "Ferris" in embed_text(inter.visible_messages[0])
+        assert_no_mentions_anywhere(emu)
 
 
 async def test_exception_in_command_then_bot_keeps_answering(discord_emulator, bot_service, caplog):
