@@ -244,6 +244,11 @@ def render_answer(answer: Answer, lang: Lang) -> list[Page]:
     return pack_pages(embeds, content=header)
 
 
+def _link_target(url: str) -> str:
+    """A URL safe inside ``[text](url)``: parentheses and spaces would end or break the link."""
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
 def render_search(query: str, hits: Sequence[Hit], lang: Lang) -> Page:
     """A compact list of hits: article, paragraph number, language, first words, score."""
     if not hits:
@@ -253,7 +258,7 @@ def render_search(query: str, hits: Sequence[Hit], lang: Lang) -> Page:
     for rank, hit in enumerate(hits, 1):
         name = cut(article_title(hit.article, lang), 80)
         first = escaped_cut(hit.paragraph.text, 110, prefer_sentence=False)
-        link = f" [↗]({hit.article.url})" if hit.article.url else ""
+        link = f" [↗]({_link_target(hit.article.url)})" if hit.article.url else ""
         lines.append(
             f"**{rank}.** {escape(name)}{link} · ¶ {hit.paragraph.position} "
             f"({hit.paragraph.language}) · `{hit.score:.2f}`\n{first}"
