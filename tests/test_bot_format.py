@@ -133,6 +133,9 @@ def test_search_and_passage_render() -> None:
     page = render_search("cooperation", [_hit(art, 3, "First words of the passage here.")], "en")
     desc = page.embeds[0].description
     assert "¶ 3" in desc and "0.80" in desc and "First words" in desc
+    odd = Article(id="w", title="Wiki", url="https://e.org/A_(b) c")
+    desc = render_search("q", [_hit(odd, 1, "Text.")], "en").embeds[0].description
+    assert "[↗](https://e.org/A_%28b%29%20c)" in desc
     long = "sentence " * 1200  # ~10k characters: description + continuation
     pages = render_passage(art, _para("a1", "en", 1, long), [_para("a1", "ko", 1, "원문 " * 800)], "en")
     for p in pages:
