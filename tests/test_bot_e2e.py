@@ -432,10 +432,17 @@ async def test_exception_in_command_then_bot_keeps_answering(discord_emulator, b
 async def test_dropped_gateway_resumes_and_answers(discord_emulator, bot_service):
     emu = discord_emulator
     async with dari_bot(emu, bot_service):
-        assert await emu.drop_connections() == 1
+        # Held: the question is posted while the bot is disconnected, so it can only
+        # arrive through the RESUME replay.
+        assert await emu.drop_connections(hold=True) == 1
+        question = await emu.send_message(emu.channel_id("questions"), emu.add_user("ruth"),
+                                          "What do Jeju tangerine farmers plant now?")
+        emu.release_gateway()
         await emu.wait_until(lambda: any(s.resumes for s in emu.gateway.sessions.values()), 30,
                              "the bot to resume its gateway session")
-        inter = await ask(emu, emu.add_user("ruth"), "What do Jeju tangerine farmers plant now?")
+        reply = await emu.wait_for_message(lambda m: m.get("embeds"), timeout=ANSWER_TIMEOUT)
+        assert int(reply["channel_id"]) == int(question["id"])  # in the thread on the question
+        inter = await ask(emu, emu.add_user("sue"), "Why are Jeju tangerines sour?")
         assert inter.embeds
         assert emu.gateway.identifies == 1  # resumed, not a new session
 
