@@ -13,7 +13,6 @@ import re
 import threading
 from pathlib import Path
 
-import pytest
 
 from bot.format import escape
 from bot.i18n import t
