@@ -34,9 +34,9 @@ QUERIES = 40
 PARAGRAPHS_PER_ARTICLE = 10  # 5 English + 5 Korean, aligned 1–1
 WORDS_PER_PARAGRAPH = 30
 VOCAB = 20_000
-CLUSTERS = 2_000
+CLUSTER_SIZE = 50  # topics grow with the corpus: local density stays that of a real one
 RECALL_QUERIES = 200
-FORMAT = 1  # bump when the synthetic data or the generation layout changes
+FORMAT = 2  # bump when the synthetic data or the generation layout changes
 
 
 def _settings(data_dir: Path) -> Any:
@@ -69,14 +69,15 @@ def _synthetic_vectors(n: int, dim: int, rng: Any) -> Any:
     """Clustered unit vectors: real embeddings are far from uniform on the sphere."""
     import numpy as np
 
-    centers = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
+    clusters = max(1, n // CLUSTER_SIZE)
+    centers = rng.standard_normal((clusters, dim)).astype(np.float32)
     centers /= np.linalg.norm(centers, axis=1, keepdims=True)
     out = np.empty((n, dim), dtype=np.float32)
     step = 100_000
     for start in range(0, n, step):
         m = min(step, n - start)
         noise = rng.standard_normal((m, dim)).astype(np.float32) * (0.7 / np.sqrt(dim))
-        block = centers[rng.integers(0, CLUSTERS, m)] + noise
+        block = centers[rng.integers(0, clusters, m)] + noise
         out[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
@@ -130,7 +131,7 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     figures["kind"] = dense.kind
     dense.save(directory)
     if dense.kind == "hnsw":
-        figures["hnsw_recall_at_10"] = _recall(dense, vectors, rng)
+        figures.update(_recall(dense, vectors, rng, settings.index.hnsw_ef_search))
 
     # The synthetic words are already tokens (checked above), so the BM25 index is built
     # from ids directly: the same bm25s index KeywordIndex.build makes, without re-tokenising.
@@ -152,8 +153,9 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     return figures
 
 
-def _recall(dense: Any, vectors: Any, rng: Any) -> float:
-    """HNSW recall@10 against exact search, for perturbed corpus vectors as queries."""
+def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int) -> dict[str, Any]:
+    """HNSW recall@10 against exact search (perturbed corpus vectors as queries), with an
+    ``ef_search`` sweep so the setting can be chosen from the same run."""
     import faiss
     import numpy as np
 
@@ -163,9 +165,21 @@ def _recall(dense: Any, vectors: Any, rng: Any) -> float:
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
+    t = time.perf_counter()
     _, truth = exact.search(queries, 10)
-    _, approx = dense.search(queries, 10)
-    return round(float(np.mean([len(set(a) & set(t)) / 10 for a, t in zip(approx, truth)])), 4)
+    exact_ms = (time.perf_counter() - t) * 1000 / RECALL_QUERIES
+    sweep = {}
+    for ef in sorted({64, 128, 256, 512, ef_search}):
+        dense.set_ef_search(ef)
+        t = time.perf_counter()
+        _, approx = dense.search(queries, 10)
+        ms = (time.perf_counter() - t) * 1000 / RECALL_QUERIES
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, truth)]))
+        sweep[str(ef)] = {"recall_at_10": round(recall, 4), "ms_per_query": round(ms, 3)}
+    dense.set_ef_search(ef_search)
+    return {"hnsw_recall_at_10": sweep[str(ef_search)]["recall_at_10"],
+            "hnsw_ef_search": ef_search, "hnsw_sweep": sweep,
+            "exact_ms_per_query": round(exact_ms, 3)}
 
 
 def measure(data_dir: Path) -> dict[str, Any]:
@@ -222,8 +236,15 @@ def measure(data_dir: Path) -> dict[str, Any]:
         "queries": len(questions),
         "answered": found,
         "build": retriever.manifest.extra.get("bench", {}),
-        "hnsw_recall_at_10": retriever.manifest.extra.get("bench", {}).get("hnsw_recall_at_10"),
+        "hnsw_recall_at_10": _recall_at(retriever.manifest.extra.get("bench", {}),
+                                        settings.index.hnsw_ef_search),
     }
+
+
+def _recall_at(build: dict[str, Any], ef_search: int) -> float | None:
+    """Recall@10 at the configured ef_search, from the build's sweep (None for exact indexes)."""
+    row = build.get("hnsw_sweep", {}).get(str(ef_search))
+    return row["recall_at_10"] if row else build.get("hnsw_recall_at_10")
 
 
 def _cached(data_dir: Path) -> bool:
