@@ -1,0 +1,169 @@
+"""Shape retrieved hits into an answer: quoted passages trimmed to their best sentences.
+
+Long paragraphs are cut to the ``max_sentences`` sentences most similar to the question
+(kept in their original order, gaps marked with "…"), so a Discord reply quotes what
+answers rather than a wall of text. Hits of one article are kept together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from embeddings.fusion import detect_language
+from embeddings.models import Answer, Hit
+
+ELLIPSIS = "…"
+# A sentence ends at . ! ? (or their full-width forms) possibly followed by closing quotes
+# or brackets, then whitespace. Abbreviations like "U.S." are protected below.
+_END = re.compile(r"(?<=[.!?。！？])[\"'”’」』)\]]*\s+")
+_ABBREV = re.compile(r"\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|vs|etc|e\.g|i\.e)\.$",
+                     re.IGNORECASE)
+_INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")
+# Korean sentence endings: 다. 요. 죠. 까? 니다. etc. are covered by the punctuation rule;
+# this also splits "…다" followed directly by a quote and space without a period.
+_KO_END = re.compile(r"(?<=[다요죠까])(?=[.!?]?[\"'”’]?\s)")
+
+
+def split_sentences(text: str, language: str) -> list[str]:
+    """Split a paragraph into sentences (English or Korean), keeping each sentence's text.
+
+    Sentences end at . ! ? (and full-width forms) followed by optional closing quotes and
+    whitespace, except after abbreviations ("U.S.", "Mr.") or initials when the next word
+    starts in lower case or with a digit. Korean pieces that still hold several sentences
+    without final punctuation (quotations, 다/요 endings) are cut by kiwipiepy.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    pieces: list[str] = []
+    start = 0
+    for match in _END.finditer(text):
+        candidate = text[start:match.start()].rstrip()
+        following = text[match.end():match.end() + 1]
+        if (_ABBREV.search(candidate) or _INITIAL.search(candidate)) and \
+                (following.islower() or following.isdigit()):
+            continue  # "the U.S. and Japan": not the end of the sentence
+        pieces.append(text[start:match.end()].strip())
+        start = match.end()
+    pieces.append(text[start:].strip())
+    pieces = [p for p in pieces if p]
+    if language != "ko":
+        return pieces
+    out: list[str] = []
+    for piece in pieces:
+        if _KO_END.search(piece[:-1]):
+            out.extend(_kiwi_sentences(piece))
+        else:
+            out.append(piece)
+    return out
+
+
+def _kiwi_sentences(text: str) -> list[str]:
+    from embeddings.tokenize import _kiwi, _kiwi_lock
+
+    with _kiwi_lock:
+        found = [s.text.strip() for s in _kiwi().split_into_sents(text)]
+    return [s for s in found if s] or [text]
+
+
+def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: Any,
+         max_sentences: int, question: str = "") -> str:
+    """``text`` cut to its ``max_sentences`` most relevant sentences, in order, gaps as "…"."""
+    sentences = split_sentences(text, language)
+    if len(sentences) <= max_sentences:
+        return text.strip()
+    scores = _sentence_scores(sentences, question, question_vector, encoder)
+    keep = sorted(np.argsort(-scores, kind="stable")[:max_sentences].tolist())
+    parts: list[str] = []
+    previous = -1
+    for i in keep:
+        if i != previous + 1:
+            parts.append(ELLIPSIS)
+        parts.append(sentences[i])
+        previous = i
+    if previous != len(sentences) - 1:
+        parts.append(ELLIPSIS)
+    return " ".join(parts)
+
+
+def _sentence_scores(sentences: list[str], question: str, question_vector: np.ndarray | None,
+                     encoder: Any) -> np.ndarray:
+    if encoder is not None:
+        if question_vector is None:
+            question_vector = np.asarray(encoder.encode_queries([question]), dtype=np.float32)[0]
+        vectors = np.asarray(encoder.encode_passages(sentences), dtype=np.float32)
+        return vectors @ np.asarray(question_vector, dtype=np.float32)
+    # Without an encoder: shared keyword tokens (still language-aware).
+    from embeddings.tokenize import tokenize
+
+    q = set(tokenize(question))
+    return np.array([len(q & set(tokenize(s))) for s in sentences], dtype=np.float32)
+
+
+def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sentences: int,
+                 query_vector: np.ndarray | None = None, encoder: Any = None,
+                 interface_language: str | None = None) -> Answer:
+    """The answer to ``question`` from ranked ``hits``: up to ``passages`` quoted passages.
+
+    Hits of one article are grouped together (the article of the best hit first, then in
+    rank order), each passage trimmed to its most relevant sentences. An empty ``hits``
+    gives an answer with ``found == False``.
+    """
+    language = interface_language or detect_language(question)
+    chosen = list(hits[:passages])
+    article_rank: dict[str, int] = {}
+    for i, hit in enumerate(chosen):
+        article_rank.setdefault(hit.article.id, i)
+    # Stable sort: within an article, rank order is kept.
+    chosen.sort(key=lambda h: article_rank[h.article.id])
+    if chosen and encoder is not None and query_vector is None:
+        query_vector = np.asarray(encoder.encode_queries([question]), dtype=np.float32)[0]
+    quotes = tuple(
+        trim(h.paragraph.text, h.paragraph.language, query_vector, encoder, max_sentences,
+             question)
+        for h in chosen
+    )
+    return Answer(question=question, language=language, hits=tuple(chosen), quotes=quotes)
+
+
+_NOTHING = {
+    "en": "Nothing in the articles answers this question.",
+    "ko": "이 질문에 답하는 내용을 기사에서 찾지 못했습니다.",
+}
+
+
+def citation(hit: Hit) -> str:
+    """"Title — Outlet, date (language ¶position)" for one hit."""
+    a = hit.article
+    bits = [a.title or a.id]
+    where = ", ".join(x for x in (a.outlet, a.published) if x)
+    if where:
+        bits.append(where)
+    label = "English" if hit.paragraph.language == "en" else "Korean"
+    return " — ".join(bits) + f" ({label} ¶{hit.paragraph.position})"
+
+
+def render_text(answer: Answer) -> str:
+    """Plain-text rendering for the terminal (`dari ask`): quotes, counterparts, citations."""
+    if not answer.found:
+        return _NOTHING.get(answer.language, _NOTHING["en"])
+    lines: list[str] = []
+    current: str | None = None
+    for hit, quote in zip(answer.hits, answer.quotes):
+        if hit.article.id != current:
+            current = hit.article.id
+            if lines:
+                lines.append("")
+            lines.append(f"■ {citation(hit)}")
+        else:
+            lines.append(f"  ({'English' if hit.paragraph.language == 'en' else 'Korean'}"
+                         f" ¶{hit.paragraph.position})")
+        lines.extend("  > " + line for line in quote.splitlines())
+        for other in hit.aligned:
+            label = "English" if other.language == "en" else "Korean"
+            lines.append(f"    ↳ {label} ¶{other.position}: {other.text}")
+    return "\n".join(lines)
