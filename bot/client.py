@@ -110,7 +110,7 @@ class DariBot(commands.Bot):
 
     def __init__(self, settings: Settings, service: "DariService", **options: Any) -> None:
         super().__init__(
-            command_prefix=commands.when_mentioned,  # no text commands; slash commands only
+            command_prefix=commands.when_mentioned,  # unused: no text commands (see on_message)
             intents=intents(),
             tree_cls=DariTree,
             allowed_mentions=NO_MENTIONS,
@@ -155,6 +155,12 @@ class DariBot(commands.Bot):
     async def on_ready(self) -> None:
         log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"),
                  len(self.guilds))
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        # No text commands: without this override commands.Bot would try to run every
+        # mention ("@Dari why …") as a prefix command and log CommandNotFound as an error.
+        # Questions are handled by the ask cog's listener.
+        return
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         # Event handlers (e.g. on_message) report here; keep running after logging.

@@ -134,7 +134,8 @@ async def test_nothing_relevant_is_one_line(discord_emulator, bot_service):
         assert msg["content"] == t("answer.none", "en") and not msg["embeds"]
 
 
-async def test_mention_opens_thread_and_followups_are_answered_there(discord_emulator, bot_service):
+async def test_mention_opens_thread_and_followups_are_answered_there(discord_emulator, bot_service,
+                                                                    caplog):
     emu = discord_emulator
     async with dari_bot(emu, bot_service):
         user = emu.add_user("carol")
@@ -160,6 +161,8 @@ async def test_mention_opens_thread_and_followups_are_answered_there(discord_emu
         assert "kilometre" in embed_text(follow) or "킬로미터" in embed_text(follow)
         assert len(emu.threads) == 1
         assert_no_mentions_anywhere(emu)
+        # Nothing went wrong on the way (e.g. mentions taken for unknown text commands).
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_question_channel_needs_no_mention(discord_emulator, bot_service):
