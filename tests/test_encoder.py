@@ -159,6 +159,14 @@ def test_unknown_model_raises_model_unavailable_quickly(
     assert "intfloat/multilingual-e5-small" in message  # what to do instead
 
 
+def test_unusable_model_dir_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "models-is-a-file"
+    blocker.write_text("not a directory")
+    settings = encoder_settings(blocker / "sub", tmp_path)
+    with pytest.raises(ModelUnavailable, match="could not be materialised"):
+        Encoder.from_settings(settings)
+
+
 def test_local_directory_that_is_not_a_model(shared_model_dir: Path, tmp_path: Path) -> None:
     bogus = tmp_path / "not-a-model"
     bogus.mkdir()
