@@ -219,8 +219,10 @@ def measure(data_dir: Path) -> dict[str, Any]:
         encoder.encode_queries([q])
         bare.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        hits = retriever.search(q, k=cfg.passages)
-        answer = build_answer(q, hits, passages=cfg.passages, max_sentences=cfg.max_sentences)
+        qv = retriever.encode_query(q)
+        hits = retriever.search(q, k=cfg.passages, query_vector=qv)
+        answer = build_answer(q, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
+                              query_vector=qv, encoder=encoder)
         render_answer(answer, "en")
         ask.append(time.perf_counter() - t0)
         found += bool(hits)

@@ -127,9 +127,12 @@ class DariService:
         from embeddings.answer import build_answer
 
         cfg = self.settings.answer
-        hits = self.search(question, k=cfg.passages)
+        retriever = self._reload_if_changed()
+        # One encoding serves both the search and the sentence trimming.
+        query_vector = retriever.encode_query(question) if question.strip() else None
+        hits = retriever.search(question, k=cfg.passages, query_vector=query_vector)
         return build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
-                            encoder=self.encoder)
+                            query_vector=query_vector, encoder=retriever.encoder)
 
     # -- corpus views ---------------------------------------------------------------------
 

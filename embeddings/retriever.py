@@ -87,45 +87,58 @@ class Retriever:
 
     def dense_candidates(self, query_vector: np.ndarray, n: int,
                          language: str | None = None) -> dict[int, float]:
-        """Best cosine per paragraph number among the top passages."""
+        """Best cosine per paragraph number among the top passages.
+
+        With ``language``: the top ``n`` paragraphs in that language *plus* the top ``n`` of
+        any language, because fusion pools each paragraph's evidence with its translation's
+        (a Korean question is judged relevant through the Korean original of an English hit).
+        """
         # Over-fetch: several passages may belong to one paragraph, and a language filter
         # discards about half of a bilingual corpus.
         fetch = n * (3 if language else 2)
         scores, rows = self.dense.search(query_vector, fetch)
         valid = rows[0] >= 0
-        numbers = self.snapshot.rows[rows[0][valid]]
-        scores = scores[0][valid]
-        if language:
-            keep = self.snapshot.langs[numbers] == LANG_CODES[language]
-            numbers, scores = numbers[keep], scores[keep]
-        best: dict[int, float] = {}
-        for number, score in zip(numbers.tolist(), scores.tolist()):
-            if number not in best:  # FAISS returns best first: the first passage wins
-                best[number] = score
-                if len(best) >= n:
-                    break
-        return best
+        numbers = self.snapshot.rows[rows[0][valid]].tolist()
+        ranked = scores[0][valid].tolist()
+        return self._top(numbers, ranked, n, language)
 
     def keyword_candidates(self, query: str, n: int, language: str | None = None) -> dict[int, float]:
-        """BM25 candidates (paragraph number → score)."""
-        found = self.keyword.search(query, n * 2 if language else n)
+        """BM25 candidates (paragraph number → score); ``language`` as in :meth:`dense_candidates`."""
+        found = self.keyword.search(query, n * 3 if language else n)
         numbers = self.snapshot.numbers([pid for pid, _ in found])
-        out: dict[int, float] = {}
-        for pid, score in found:
-            number = numbers.get(pid)
-            if number is None:
-                continue
-            if language and self.snapshot.langs[number] != LANG_CODES[language]:
-                continue
-            out[number] = float(score)
-            if len(out) >= n:
+        pairs = [(numbers[pid], float(score)) for pid, score in found if pid in numbers]
+        return self._top([p for p, _ in pairs], [sc for _, sc in pairs], n, language)
+
+    def _top(self, numbers: list[int], scores: list[float], n: int,
+             language: str | None) -> dict[int, float]:
+        """First (best) score per paragraph: top ``n`` overall, plus top ``n`` in ``language``."""
+        code = LANG_CODES[language] if language else None
+        best: dict[int, float] = {}
+        overall = in_language = 0
+        for number, score in zip(numbers, scores):
+            if number in best:
+                continue  # results come best first: the first passage of a paragraph wins
+            mine = code is not None and self.snapshot.langs[number] == code
+            if overall < n or (mine and in_language < n):
+                best[number] = score
+                overall += 1
+                in_language += int(mine)
+            if overall >= n and (code is None or in_language >= n):
                 break
-        return out
+        return best
 
     # -- search ---------------------------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, language: str | None = None) -> list[Hit]:
-        """The ``k`` best relevant paragraphs for ``query`` (optionally in one ``language``)."""
+    def encode_query(self, query: str) -> np.ndarray:
+        """The query's vector (reuse it for :meth:`search` and answer building)."""
+        return np.asarray(self.encoder.encode_queries([query.strip()]), dtype=np.float32)[0]
+
+    def search(self, query: str, k: int | None = None, language: str | None = None, *,
+               query_vector: np.ndarray | None = None) -> list[Hit]:
+        """The ``k`` best relevant paragraphs for ``query`` (optionally in one ``language``).
+
+        ``query_vector`` (from :meth:`encode_query`) saves encoding the query twice.
+        """
         query = query.strip()
         if not query:
             return []
@@ -134,10 +147,14 @@ class Retriever:
         cfg = self.settings.retrieval
         k = k or cfg.top_k
         n = max(cfg.candidates, k)
-        qv = np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)[0]
+        qv = query_vector if query_vector is not None else self.encode_query(query)
         dense = self.dense_candidates(qv, n, language)
         keyword = self.keyword_candidates(query, n, language)
         scored = self._fuse(query, dense, keyword)
+        if language:
+            code = LANG_CODES[language]
+            scored = [(number, score) for number, score in scored
+                      if self.snapshot.langs[number] == code]
         return self._select(scored, dense, keyword, k)
 
     def _fuse(self, query: str, dense: dict[int, float],
