@@ -100,7 +100,7 @@ def _load_sentence_transformer(name: str, model_dir: Path) -> tuple["SentenceTra
         ) from exc
 
 
-def _fingerprint(model: "SentenceTransformer", name: str) -> str:
+def _fingerprint(model: "SentenceTransformer") -> str:
     """Hash of the model's configuration and a sample of every weight tensor.
 
     Stable across runs (no paths or timestamps) and changes whenever the architecture,
@@ -127,7 +127,8 @@ def _fingerprint(model: "SentenceTransformer", name: str) -> str:
         head = flat[:1024].float().cpu().numpy().tobytes()
         tail = flat[-1024:].float().cpu().numpy().tobytes()
         digest.update(f"{key}:{tuple(tensor.shape)}:{tensor.dtype}".encode() + head + tail)
-    digest.update(name.encode() if not is_default_model(name) else DEFAULT_MODEL.encode())
+    # The name is deliberately left out: the same model under another name or path is the
+    # same model (vectors stay valid); only content counts.
     return digest.hexdigest()[:16]
 
 
@@ -165,7 +166,7 @@ class Encoder:
         # Tokens taken by the prompt and the special tokens: what is left is for the text.
         overhead = max(self._prompt_overhead(True), self._prompt_overhead(False))
         self.max_tokens: int = self.window - overhead
-        fingerprint = _fingerprint(model, model_name)
+        fingerprint = _fingerprint(model)
         if quantize_int8:
             # Hashed from the fp32 weights first (packed int8 params are not plain tensors);
             # int8 vectors differ slightly, so they get their own fingerprint.
