@@ -167,7 +167,14 @@ def _group_hits(answer: Answer) -> list[tuple[Article, list[tuple[Hit, str]]]]:
     """Hits grouped by article, in order of each article's best hit."""
     groups: dict[str, tuple[Article, list[tuple[Hit, str]]]] = {}
     quotes = list(answer.quotes) + [""] * (len(answer.hits) - len(answer.quotes))
+    shown: set[str] = set()
     for hit, quote in zip(answer.hits, quotes):
+        if hit.paragraph.id in shown:
+            # Already on screen as an earlier hit's counterpart (a translation pair often
+            # ranks both sides): quoting it again would repeat the same passage.
+            continue
+        shown.add(hit.paragraph.id)
+        shown.update(p.id for p in hit.aligned)
         key = hit.article.id
         if key not in groups:
             groups[key] = (hit.article, [])

@@ -484,9 +484,11 @@ def test_dari_sandbox_answers_piped_input(bot_service, monkeypatch, capsys):
 
     from dari.cli import main
 
-    lines = "/ask Why are Jeju tangerine farmers planting mango trees?\n/search tangerine\n"
+    lines = ("/ask Why are Jeju tangerine farmers planting mango trees?\n"
+             "/ask 제주 감귤 재배지는 해마다 얼마나 북쪽으로 옮겨 가나?\n/search tangerine\n")
     monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
     assert main(["sandbox", "--config", str(bot_service.settings.source)]) == 0
     out = capsys.readouterr().out
     assert t("answer.title", "en") in out and "Jeju" in out
     assert "Best passages for: tangerine" in out
+    assert t("answer.title", "ko") in out and "Please wait" not in out  # no cooldown locally

@@ -90,6 +90,18 @@ def test_two_passages_of_one_article_are_grouped_with_counterpart() -> None:
     assert embed.fields[1].value == "> 둘째 문단."
 
 
+def test_counterpart_already_shown_is_not_quoted_again() -> None:
+    art = _article()
+    en = _hit(art, 4, "English four.", "한국어 넷.")
+    ko = Hit(paragraph=en.aligned[0], article=art, score=0.7, aligned=(en.paragraph,))
+    other = _hit(art, 6, "English six.")
+    answer = Answer(question="q", language="en", hits=(en, ko, other),
+                    quotes=("English four.", "한국어 넷.", "English six."))
+    (page,) = render_answer(answer, "en")
+    names = [f.name for f in page.embeds[0].fields]
+    assert len(names) == 3 and names[0].startswith("¶ 4 · English") and names[2].startswith("¶ 6")
+
+
 def test_nothing_relevant_is_one_line_suggesting_search_in_both_languages() -> None:
     for lang in ("en", "ko"):
         (page,) = render_answer(Answer(question="q", language=lang), lang)

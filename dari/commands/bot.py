@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from typing import TYPE_CHECKING
@@ -93,8 +94,14 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
         service.ensure_index()
 
         def make_sandbox_bot(sandbox_settings: Settings) -> DariBot:
+            # One person trying the bot: the per-user cooldown protects a shared server and
+            # would only get in the way here.
+            local = dataclasses.replace(
+                sandbox_settings,
+                discord=dataclasses.replace(sandbox_settings.discord, cooldown_seconds=0.0),
+            )
             # One local guild: no need to wait for more GUILD_CREATEs before READY.
-            return DariBot(sandbox_settings, service, guild_ready_timeout=0.1)
+            return DariBot(local, service, guild_ready_timeout=0.1)
 
         return asyncio.run(run_sandbox(settings, make_sandbox_bot, stdin=sys.stdin, stdout=sys.stdout))
     finally:
