@@ -116,11 +116,6 @@ def chunk_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split plain message text into messages under Discord's 2,000-character limit."""
-    return chunk_text(text, limit) or [""]
-
-
 def language_name(language: str, lang: Lang) -> str:
     """Human name of a corpus language in the interface language."""
     return t(f"lang.{language}", lang) if language in ("en", "ko") else language

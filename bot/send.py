@@ -34,11 +34,6 @@ async def send_pages(
         interaction.extras["replied"] = True
 
 
-async def send_text(interaction: discord.Interaction, text: str, *, ephemeral: bool = False) -> None:
-    """One short text followup."""
-    await send_pages(interaction, [Page(content=text)], ephemeral=ephemeral)
-
-
 async def edit_text(interaction: discord.Interaction, text: str) -> None:
     """Replace the deferred reply's text (progress updates)."""
     await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)

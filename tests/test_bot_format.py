@@ -14,6 +14,7 @@ import pytest
 from bot.checks import Cooldown, meaningful, validate_question
 from bot.errors import UserFacingError
 from bot.format import (
+    chunk_text,
     EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
     cut,
@@ -21,7 +22,6 @@ from bot.format import (
     render_answer,
     render_passage,
     render_search,
-    split_message,
 )
 from bot.i18n import MESSAGES, interface_language, t
 from corpus.models import Article, Paragraph
@@ -135,7 +135,7 @@ def test_cut_and_split() -> None:
             out = cut(text, limit, prefer_sentence=sentence)
             assert len(out) <= limit and out.endswith("…")
             assert text.startswith(out[:-1].rstrip())  # a prefix of the text, cut at a boundary
-    parts = split_message("word " * 1000)
+    parts = chunk_text("word " * 1000, 2000)
     assert all(len(p) <= 2000 for p in parts) and "".join(parts).replace("word", "") .strip() == ""
     assert all(p.endswith("word") for p in parts)
 

@@ -82,7 +82,8 @@ class AdminCog(commands.Cog):
         # the tests use one to hold a refresh open at a known stage).
         self.progress_observers: list[Progress] = []
 
-    async def run_refresh(self, interaction: discord.Interaction, full: bool, lang: Lang) -> Any:
+    async def run_refresh(self, interaction: discord.Interaction, full: bool,
+                          lang: Lang) -> tuple[Any, float]:
         """Refresh in a worker thread, editing the reply with progress until it ends.
 
         The old index answers other users meanwhile (the service swaps at the end).
