@@ -23,9 +23,14 @@ DENSE_CEIL = 0.90
 KEYWORD_WEIGHT = 0.5  # weight of normalised BM25 relative to the calibrated cosine
 KEYWORD_SATURATION = 2.0  # BM25 at which keyword confidence reaches one half
 COUNTERPART_DISCOUNT = 0.01  # cosine borrowed from the aligned translation, slightly discounted
-# A question is "about something in the corpus" only if its best candidate's cosine (own or
-# via the aligned translation) reaches this; calibrated on the tuning half of eval/queries.jsonl.
-RELEVANCE_THRESHOLD = 0.81
+# A question is "about something in the corpus" if its best candidate's cosine (own or via
+# the aligned translation) reaches RELEVANCE_THRESHOLD, or reaches KEYWORD_RELEVANCE_FLOOR
+# while a passage contains at least COVERAGE_THRESHOLD of the question's keyword tokens
+# (single names like "Dokdo" have low cosines but full coverage; off-topic questions share
+# one stray word at most). Calibrated on the tuning half of eval/queries.jsonl.
+RELEVANCE_THRESHOLD = 0.815
+KEYWORD_RELEVANCE_FLOOR = 0.76
+COVERAGE_THRESHOLD = 0.5
 RRF_K = 60
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
@@ -42,6 +47,9 @@ class Candidate:
     keyword: float | None = None
     counterpart_dense: float | None = None  # best cosine among its aligned counterparts
     counterpart_keyword: float | None = None  # best BM25 among its aligned counterparts
+    # Share of the query's keyword tokens found in the passage or its counterpart (0..1);
+    # computed for the best keyword candidates only, None elsewhere.
+    coverage: float | None = None
 
     @property
     def dense_evidence(self) -> float | None:
@@ -116,11 +124,30 @@ def _rrf(candidates: Sequence[Candidate]) -> list[tuple[Any, float]]:
 def is_relevant(candidates: Sequence[Candidate], threshold: float = RELEVANCE_THRESHOLD) -> bool:
     """The calibrated no-answer rule: is any candidate close enough to the question?
 
-    Decided on the best cosine (own or via the aligned translation): BM25 alone is not
-    trusted, because off-topic questions share common words ("Korea", "war") with the corpus.
+    A high cosine suffices; a moderate one needs keyword support covering most of the
+    question (BM25 alone is not trusted: off-topic questions share common words like
+    "training" or "open" with the corpus).
     """
     best = max((c.dense_evidence for c in candidates if c.dense_evidence is not None), default=None)
-    return best is not None and best >= threshold
+    if best is None:
+        return False
+    if best >= threshold:
+        return True
+    coverage = max((c.coverage for c in candidates if c.coverage is not None), default=0.0)
+    return best >= KEYWORD_RELEVANCE_FLOOR and coverage >= COVERAGE_THRESHOLD
+
+
+def coverage(query_tokens: Sequence[str], texts: Sequence[str]) -> float:
+    """Share of distinct query tokens that occur in any of ``texts``."""
+    from embeddings.tokenize import tokenize
+
+    wanted = set(query_tokens)
+    if not wanted:
+        return 0.0
+    found: set[str] = set()
+    for text in texts:
+        found |= wanted & set(tokenize(text))
+    return len(found) / len(wanted)
 
 
 def candidates_for_retriever(retriever: Any, query: str, dense: Mapping[int, float],
@@ -140,6 +167,17 @@ def candidates_for_retriever(retriever: Any, query: str, dense: Mapping[int, flo
         paras = snapshot.paragraphs(missing)
         by_id = retriever.keyword.scores_for(query, [p.id for p in paras.values()])
         partner_kw = {m: by_id.get(p.id, 0.0) for m, p in paras.items()}
+    # Coverage only for the few best keyword candidates: it re-tokenises their text.
+    top_kw = sorted(keyword, key=lambda x: -keyword[x])[:3]
+    covered: dict[int, float] = {}
+    if top_kw:
+        from embeddings.tokenize import tokenize
+
+        q_tokens = tokenize(query)
+        texts = snapshot.paragraphs(top_kw + [m for x in top_kw for m in aligned.get(x, ())])
+        for x in top_kw:
+            group = [texts[m].text for m in [x, *aligned.get(x, ())] if m in texts]
+            covered[x] = coverage(q_tokens, group)
     out = []
     for n in numbers:
         partners = aligned.get(n, ())
@@ -149,6 +187,7 @@ def candidates_for_retriever(retriever: Any, query: str, dense: Mapping[int, flo
             id=n, language=snapshot.language_of(n), dense=dense.get(n), keyword=keyword.get(n),
             counterpart_dense=max(p_dense) if p_dense else None,
             counterpart_keyword=max(p_kw) if p_kw else None,
+            coverage=covered.get(n),
         ))
     return out
 
