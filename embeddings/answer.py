@@ -153,6 +153,7 @@ def render_text(answer: Answer) -> str:
         return _NOTHING.get(answer.language, _NOTHING["en"])
     lines: list[str] = []
     current: str | None = None
+    shown: set[str] = set()  # a counterpart shared by two quoted passages is shown once
     for hit, quote in zip(answer.hits, answer.quotes):
         if hit.article.id != current:
             current = hit.article.id
@@ -164,6 +165,9 @@ def render_text(answer: Answer) -> str:
                          f" ¶{hit.paragraph.position})")
         lines.extend("  > " + line for line in quote.splitlines())
         for other in hit.aligned:
+            if other.id in shown:
+                continue
+            shown.add(other.id)
             label = "English" if other.language == "en" else "Korean"
             lines.append(f"    ↳ {label} ¶{other.position}: {other.text}")
     return "\n".join(lines)

@@ -1,0 +1,77 @@
+"""Tokeniser and BM25 keyword index: Korean morphemes, English normalisation, exact names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from embeddings.keyword import KeywordIndex
+from embeddings.tokenize import stem, tokenize
+from tests.quality_support import seed_paragraphs
+
+
+@pytest.fixture(scope="module")
+def seed_index() -> KeywordIndex:
+    en, ko = seed_paragraphs()
+    ids = [f"en{i}" for i in range(1, len(en) + 1)] + [f"ko{i}" for i in range(1, len(ko) + 1)]
+    return KeywordIndex.build(ids, en + ko)
+
+
+def test_korean_content_morphemes_without_particles() -> None:
+    tokens = tokenize("일본의 독도 영유권 주장을 기시다 총리가 했다")
+    assert {"일본", "독도", "주장", "기시다", "총리"} <= set(tokens)
+    assert not {"의", "을", "가", "다"} & set(tokens)  # particles and endings dropped
+
+
+def test_latin_inside_korean_is_normalised_like_english() -> None:
+    assert {"trilateral", "alliance"} <= set(tokenize("‘3국 동맹(trilateral alliances)’이라는 표현"))
+
+
+def test_english_lowercase_stopwords_stemming() -> None:
+    tokens = tokenize("The Korea-U.S.-Japan relations and Japan's claims")
+    assert tokens == ["korea", "usa", "japan", "relation", "japan", "claim"]
+    assert stem("cooperation") == "cooperation" and stem("countries") == "country"
+    assert tokenize("") == [] and tokenize("the of and") == []
+
+
+def test_bigram_mode() -> None:
+    assert tokenize("독도 영유권", korean="bigram") == ["독도", "영유", "유권"]
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("Dokdo", "en7"), ("독도", "ko6"), ("Kishida", "en6"), ("기시다 후미오", "ko5"),
+    ("NATO summit", "en5"), ("민관협의체 구성", "ko7"),
+])
+def test_exact_names_rank_first(seed_index: KeywordIndex, query: str, expected: str) -> None:
+    hits = seed_index.search(query, 5)
+    assert hits and hits[0][0] == expected
+    assert all(score > 0 for _, score in hits)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+
+
+def test_no_match_gives_nothing(seed_index: KeywordIndex) -> None:
+    assert seed_index.search("kimchi recipe", 5) == []
+    assert seed_index.search("   ", 5) == []
+
+
+def test_scores_for_counterparts(seed_index: KeywordIndex) -> None:
+    scores = seed_index.scores_for("Dokdo", ["en7", "ko6", "missing"])
+    assert scores["en7"] > 0 and scores["ko6"] == 0 and "missing" not in scores
+
+
+def test_save_load_round_trip(seed_index: KeywordIndex, tmp_path: Path) -> None:
+    seed_index.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    assert loaded.search("독도", 3) == seed_index.search("독도", 3)
+    with pytest.raises(FileNotFoundError):
+        KeywordIndex.load(tmp_path / "nothing")
+
+
+def test_empty_and_invalid_builds(tmp_path: Path) -> None:
+    empty = KeywordIndex.build([], [])
+    assert empty.search("Dokdo", 3) == []
+    empty.save(tmp_path / "e")
+    assert len(KeywordIndex.load(tmp_path / "e")) == 0
+    with pytest.raises(ValueError):
+        KeywordIndex.build(["a", "a"], ["x", "y"])
