@@ -181,7 +181,11 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
         detail: dict[str, Any] = {"query": q.query, "kind": q.kind, "best_dense": top_dense}
         for method in METHODS:
             ranked = fusion.fuse(q.query, fusion.detect_language(q.query), cands, method=method)
-            refs = _refs([i for i, _ in ranked], paragraphs)
+            numbers = [i for i, _ in ranked]
+            if q.language:  # the filter comes after fusion, as in Retriever.search
+                numbers = [i for i in numbers
+                           if i in paragraphs and paragraphs[i].language == q.language]
+            refs = _refs(numbers, paragraphs)
             rankings[method].append((q, refs))
             detail[method] = refs[:3]
         result.details.append(detail)

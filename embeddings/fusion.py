@@ -23,6 +23,7 @@ DENSE_CEIL = 0.90
 KEYWORD_WEIGHT = 0.5  # weight of normalised BM25 relative to the calibrated cosine
 KEYWORD_SATURATION = 2.0  # BM25 at which keyword confidence reaches one half
 COUNTERPART_DISCOUNT = 0.01  # cosine borrowed from the aligned translation, slightly discounted
+COUNTERPART_KEYWORD_FACTOR = 1.0  # share of the translation's BM25 a passage borrows
 # A question is "about something in the corpus" if its best candidate's cosine (own or via
 # the aligned translation) reaches RELEVANCE_THRESHOLD, or reaches KEYWORD_RELEVANCE_FLOOR
 # while a passage contains at least COVERAGE_THRESHOLD of the question's keyword tokens
@@ -62,7 +63,8 @@ class Candidate:
     @property
     def keyword_evidence(self) -> float:
         """BM25 of the passage or of its translation, whichever is higher."""
-        return max(self.keyword or 0.0, self.counterpart_keyword or 0.0)
+        return max(self.keyword or 0.0,
+                   (self.counterpart_keyword or 0.0) * COUNTERPART_KEYWORD_FACTOR)
 
 
 def detect_language(text: str) -> str:
