@@ -166,22 +166,41 @@ class Retriever:
 
     def _select(self, scored: list[tuple[int, float]], dense: dict[int, float],
                 keyword: dict[int, float], k: int) -> list[Hit]:
-        """Apply the per-article cap and build the hits (with aligned counterparts)."""
+        """Turn the fused ranking into hits: what a user should see quoted.
+
+        - a paragraph whose translation already ranks higher is not a hit of its own: the
+          higher one carries it as ``aligned`` (an English passage and its Korean original
+          are one answer, not two, and must not use up two of an article's slots);
+        - a hit far below the best one (under :data:`fusion.HIT_RELATIVE_FLOOR` of its
+          score) is dropped: the no-answer rule judges the question, this judges each
+          passage, so a strong answer is not padded with unrelated text;
+        - at most ``max_per_article`` hits per article.
+        """
+        from embeddings.fusion import HIT_RELATIVE_FLOOR
+
+        if not scored:
+            return []
         cap = self.settings.retrieval.max_per_article
+        floor = max(scored[0][1], 0.0) * HIT_RELATIVE_FLOOR
         paragraphs = self.snapshot.paragraphs([n for n, _ in scored])
+        aligned = self.snapshot.aligned_numbers([n for n, _ in scored])
         per_article: dict[str, int] = {}
+        covered: set[int] = set()  # chosen paragraphs and their translations
         chosen: list[tuple[int, float]] = []
         for number, score in scored:
+            if score < floor:
+                break  # best first: everything after is lower still
             para = paragraphs.get(number)
-            if para is None:
+            if para is None or number in covered:
                 continue
             if per_article.get(para.article_id, 0) >= cap:
                 continue  # one article must not fill every slot with near-duplicates
             per_article[para.article_id] = per_article.get(para.article_id, 0) + 1
             chosen.append((number, score))
+            covered.add(number)
+            covered.update(aligned.get(number, ()))
             if len(chosen) >= k:
                 break
-        aligned = self.snapshot.aligned_numbers([n for n, _ in chosen])
         others = self.snapshot.paragraphs([m for n, _ in chosen for m in aligned.get(n, ())])
         hits = []
         for number, score in chosen:

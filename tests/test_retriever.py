@@ -82,3 +82,31 @@ def test_empty_query_and_missing_index(retriever: Retriever, indexed: Settings,
     empty = dataclasses.replace(indexed, paths=dataclasses.replace(indexed.paths, data_dir=tmp_path))
     with pytest.raises(NoIndex, match="dari index"):
         Retriever.load(empty, None, index_encoder)
+
+
+def test_translation_pairs_are_one_hit(retriever: Retriever) -> None:
+    # Without a language filter both the English paragraph and its Korean original match;
+    # the user sees one hit carrying the other, and the pair uses one of the article's slots.
+    hits = retriever.search("Japan's claim to sovereignty over Dokdo and the comfort women issue",
+                            k=5)
+    assert hits and hits[0].article.id == SEED and hits[0].aligned
+    shown = [h.paragraph.id for h in hits]
+    carried = {p.id for h in hits for p in h.aligned}
+    assert not carried & set(shown), "a hit's translation came back as a hit of its own"
+
+
+def test_unrelated_passages_are_not_padding(retriever: Retriever) -> None:
+    # A question answered by the seed article must not be padded with the Jeju article's
+    # passages just because k slots are free (it was: a tangerine paragraph at a fused
+    # score of 0.04 came third).
+    question = "What does the United States want from military cooperation with Japan?"
+    hits = retriever.search(question, k=5)
+    assert hits and hits[0].article.id == SEED
+    assert all(h.article.id != JEJU for h in hits), [h.paragraph.text[:40] for h in hits]
+    from embeddings.fusion import HIT_RELATIVE_FLOOR
+
+    assert all(h.score >= hits[0].score * HIT_RELATIVE_FLOOR for h in hits)
+    # The floor is relative: a question about the Jeju article still gets the Jeju passages.
+    jeju = retriever.search("Why are tangerine farmers on Jeju planting mangoes?", k=5)
+    assert jeju and jeju[0].article.id == JEJU
+    assert all(h.article.id != SEED for h in jeju)
