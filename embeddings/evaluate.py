@@ -145,10 +145,28 @@ class EvalResult:
 
     methods: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)
     threshold: dict[str, Any] = field(default_factory=dict)
+    # What a user sees: the full ``Retriever.search`` (threshold, per-hit floor, per-article
+    # cap, translation pairs collapsed), scored as the quoted answer passages.
+    search: dict[str, float] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def collapse_translations(numbers: Sequence[int],
+                          aligned: dict[int, Sequence[int]]) -> list[int]:
+    """``numbers`` without paragraphs whose translation ranks higher (as Retriever shows them:
+    one hit carrying its counterpart), so every method is ranked in the same units."""
+    covered: set[int] = set()
+    out: list[int] = []
+    for n in numbers:
+        if n in covered:
+            continue
+        out.append(n)
+        covered.add(n)
+        covered.update(aligned.get(n, ()))
+    return out
 
 
 def _refs(numbers: Sequence[int], paragraphs: dict[int, Any]) -> list[str]:
@@ -168,12 +186,26 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
     best: list[float | None] = []
     answered: list[bool] = []
     result = EvalResult()
+    quoted = max(1, int(getattr(getattr(retriever.settings, "answer", None), "passages", 3)))
+    on_quoted: list[int] = []  # passages quoted per on-topic question
+    on_foreign: list[int] = []  # of which from an article the question is not about
+    on_first_right: list[bool] = []  # the first quoted passage is from a relevant article
+    off_answered: list[bool] = []  # off-topic questions that got any passage
     for q in tqdm(queries, desc="eval", unit="query", disable=not show_progress):
         qv = np.asarray(retriever.encoder.encode_queries([q.query]), dtype=np.float32)[0]
+        hits = retriever.search(q.query, language=q.language, query_vector=qv)[:quoted]
+        if q.off_topic:
+            off_answered.append(bool(hits))
+        else:
+            wanted = q.relevant_articles()
+            on_quoted.append(len(hits))
+            on_foreign.append(sum(h.article.id not in wanted for h in hits))
+            on_first_right.append(bool(hits) and hits[0].article.id in wanted)
         dense = retriever.dense_candidates(qv, n, q.language)
         keyword = retriever.keyword_candidates(q.query, n, q.language)
         cands = fusion.candidates_for_retriever(retriever, q.query, dense, keyword)
         paragraphs = retriever.snapshot.paragraphs([c.id for c in cands])
+        aligned = retriever.snapshot.aligned_numbers([c.id for c in cands])
         top_dense = max((c.dense_evidence for c in cands if c.dense_evidence is not None),
                         default=None)
         best.append(top_dense)
@@ -185,6 +217,7 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
             if q.language:  # the filter comes after fusion, as in Retriever.search
                 numbers = [i for i in numbers
                            if i in paragraphs and paragraphs[i].language == q.language]
+            numbers = collapse_translations(numbers, aligned)
             refs = _refs(numbers, paragraphs)
             rankings[method].append((q, refs))
             detail[method] = refs[:3]
@@ -213,6 +246,18 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
         return [values[i] for i in rows]
 
     dense_only = [b is not None and b >= calibrated for b in best]
+    total_quoted = sum(on_quoted)
+    result.search = {
+        "passages_per_answer": quoted,
+        "on_topic": len(on_quoted),
+        "first_passage_right_article": sum(on_first_right) / max(1, len(on_first_right)),
+        "quoted_passages": total_quoted,
+        "quoted_from_other_articles": sum(on_foreign),
+        "quoted_precision": 1.0 - sum(on_foreign) / total_quoted if total_quoted else 0.0,
+        "mean_passages_quoted": total_quoted / max(1, len(on_quoted)),
+        "off_topic": len(off_answered),
+        "off_topic_answered": sum(off_answered),
+    }
     result.threshold = {
         "rule_test": threshold_report(pick(answered, test), pick(off, test)),
         "rule_tune": threshold_report(pick(answered, tune), pick(off, tune)),
@@ -223,16 +268,24 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
 
 
 def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery], *,
-             show_progress: bool = True, encoder: Any = None) -> EvalResult:
-    """Build a throwaway index of ``corpus_dir`` in a temporary data dir and evaluate on it."""
+             show_progress: bool = True, encoder: Any = None,
+             also: Sequence[Path] = ()) -> EvalResult:
+    """Build a throwaway index of ``corpus_dir`` in a temporary data dir and evaluate on it.
+
+    ``also``: more article directories indexed together with ``corpus_dir`` (distractor
+    articles that make the ranking harder); their files are copied into a temporary corpus.
+    """
     from embeddings.refresh import refresh
     from embeddings.retriever import Retriever
 
     with tempfile.TemporaryDirectory(prefix="dari-eval-") as tmp:
+        if also:
+            corpus_dir = _merged_corpus([Path(corpus_dir), *map(Path, also)],
+                                        Path(tmp) / "corpus", settings.corpus.extensions)
         # The model dir is kept: materialising the model again would only cost time.
         embeddings_cfg = dataclasses.replace(settings.embeddings, model_dir=str(settings.model_dir))
         eval_settings = dataclasses.replace(settings, embeddings=embeddings_cfg).with_overrides(
-            corpus_dir=Path(corpus_dir), data_dir=Path(tmp))
+            corpus_dir=Path(corpus_dir), data_dir=Path(tmp) / "data")
         report = refresh(eval_settings, show_progress=show_progress, encoder=encoder)
         log.info("eval index: %s", report.summary())
         retriever = Retriever.load(eval_settings, encoder=encoder)
@@ -240,6 +293,22 @@ def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery],
             return evaluate_retriever(retriever, queries, show_progress=show_progress)
         finally:
             retriever.close()
+
+
+def _merged_corpus(directories: Sequence[Path], target: Path,
+                   extensions: Sequence[str]) -> Path:
+    """Copy the article files of ``directories`` into ``target`` (names prefixed by source)."""
+    import shutil
+
+    target.mkdir(parents=True)
+    wanted = {e.lower() for e in extensions}
+    for i, directory in enumerate(directories):
+        if not directory.is_dir():
+            raise FileNotFoundError(f"corpus directory {directory} not found")
+        for path in sorted(directory.rglob("*")):
+            if path.is_file() and path.suffix.lower() in wanted:
+                shutil.copy(path, target / f"{i}-{path.name}")
+    return target
 
 
 def format_table(result: EvalResult) -> str:
@@ -268,4 +337,14 @@ def format_table(result: EvalResult) -> str:
         lines.append(f"| {label} | {name.rsplit('_', 1)[1]} | {r['refusal_precision']:.3f} |"
                      f" {r['refusal_recall']:.3f} | {r['answer_recall']:.3f} |"
                      f" {r['on_topic']}/{r['off_topic']} |")
+    r = result.search
+    if r:
+        lines += ["", f"Answers as quoted (full search, first {r['passages_per_answer']} passages):",
+                  "",
+                  "| first passage from the right article | quoted passages | from other articles"
+                  " | quoted precision | off-topic questions answered |",
+                  "|---|---|---|---|---|",
+                  f"| {r['first_passage_right_article']:.3f} | {r['quoted_passages']}"
+                  f" ({r['mean_passages_quoted']:.2f}/question) | {r['quoted_from_other_articles']}"
+                  f" | {r['quoted_precision']:.3f} | {r['off_topic_answered']}/{r['off_topic']} |"]
     return "\n".join(lines)

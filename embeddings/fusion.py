@@ -33,6 +33,12 @@ RELEVANCE_THRESHOLD = 0.815
 KEYWORD_RELEVANCE_FLOOR = 0.76
 COVERAGE_THRESHOLD = 0.5
 RRF_K = 60
+# A hit whose fused score is under this share of the best hit's is not quoted: it is what
+# is left when the answer is exhausted, usually another article on a neighbouring topic.
+# Swept on eval/queries.jsonl with eval/distractors (docs/retrieval.md), top 3 quoted:
+# floor 0 / 0.4 / 0.5 / 0.6 quote 195 / 158 / 135 / 108 passages, of which 69 / 43 / 27 / 15
+# from articles the question is not about; 0.5 drops most of those and few of the others.
+HIT_RELATIVE_FLOOR = 0.5
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _LATIN = re.compile(r"[A-Za-z]")
@@ -140,7 +146,11 @@ def is_relevant(candidates: Sequence[Candidate], threshold: float = RELEVANCE_TH
 
 
 def coverage(query_tokens: Sequence[str], texts: Sequence[str]) -> float:
-    """Share of distinct query tokens that occur in any of ``texts``."""
+    """Share of distinct query tokens that occur in any of ``texts``.
+
+    0 when only one of several query tokens occurs: one shared word is chance ("내일 날씨"
+    meets a passage that uses 날씨 as a metaphor), a one-word question ("Dokdo") is not.
+    """
     from embeddings.tokenize import tokenize
 
     wanted = set(query_tokens)
@@ -149,6 +159,8 @@ def coverage(query_tokens: Sequence[str], texts: Sequence[str]) -> float:
     found: set[str] = set()
     for text in texts:
         found |= wanted & set(tokenize(text))
+    if len(found) < min(2, len(wanted)):
+        return 0.0
     return len(found) / len(wanted)
 
 

@@ -63,5 +63,9 @@ def test_relevance_rule() -> None:
 
 def test_coverage() -> None:
     assert coverage(["dokdo"], ["Japan's claim to sovereignty over Dokdo."]) == 1.0
-    assert coverage(["강아지", "훈련"], ["연합군사훈련은 미국이 요구해왔던 사안이다."]) == 0.5
+    # One stray shared word of a several-word question is chance, not coverage.
+    assert coverage(["강아지", "훈련"], ["연합군사훈련은 미국이 요구해왔던 사안이다."]) == 0.0
+    assert coverage(["내일", "날씨"], ["새 규제를 견뎌야 할 날씨처럼 여길 것이 아니다."]) == 0.0
+    assert coverage(["comfort", "women", "dokdo"],
+                    ["the comfort women issue and Japan's claim"]) == 2 / 3
     assert coverage([], ["x"]) == 0.0

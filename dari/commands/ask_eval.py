@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
                     " plus the no-answer rule's precision/recall on off-topic questions.")
     e.add_argument("--queries", type=Path, required=True, metavar="FILE.jsonl",
                    help='lines {"query": "…", "relevant": ["<article id>" or "<id>#en5", …]}')
+    e.add_argument("--also", type=Path, action="append", default=[], metavar="DIR",
+                   help="another article directory indexed with --corpus (e.g. distractor"
+                        " articles: eval/distractors); repeatable")
     e.add_argument("--json", action="store_true", help="machine-readable output")
     e.set_defaults(func=cmd_eval)
 
@@ -76,10 +79,16 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if not queries:
         print(f"dari eval: {args.queries} holds no queries", file=sys.stderr)
         return 2
-    result = run_eval(settings, settings.corpus_dir, queries, show_progress=not args.json)
+    missing = [d for d in args.also if not d.is_dir()]
+    if missing:
+        print(f"dari eval: --also directory {missing[0]} not found", file=sys.stderr)
+        return 2
+    result = run_eval(settings, settings.corpus_dir, queries, show_progress=not args.json,
+                      also=args.also)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
-        print(f"{len(queries)} queries on {settings.corpus_dir}\n")
+        where = ", ".join(str(d) for d in [settings.corpus_dir, *args.also])
+        print(f"{len(queries)} queries on {where}\n")
         print(format_table(result))
     return 0
