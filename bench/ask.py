@@ -228,23 +228,34 @@ def measure(data_dir: Path) -> dict[str, Any]:
     # Warm-up: first BM25/FAISS calls touch cold pages.
     for q in questions[:3]:
         retriever.search(q)
-    bare, ask, found = [], [], 0
-    for q in questions:
-        t0 = time.perf_counter()
-        encoder.encode_queries([q])
-        bare.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+    def ask_once(q: str) -> bool:
         qv = retriever.encode_query(q)
         hits = retriever.search(q, k=cfg.passages, query_vector=qv)
         answer = build_answer(q, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
                               query_vector=qv, encoder=encoder)
         render_answer(answer, "en")
+        return bool(hits)
+
+    bare, ask, again, found = [], [], [], 0
+    for q in questions:
+        t0 = time.perf_counter()
+        encoder.encode_queries([q])
+        bare.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        found += ask_once(q)
         ask.append(time.perf_counter() - t0)
-        found += bool(hits)
+    # The same questions again: their passages' sentence vectors are cached now, as for the
+    # passages a server keeps being shown.
+    for q in questions:
+        t0 = time.perf_counter()
+        ask_once(q)
+        again.append(time.perf_counter() - t0)
     ms = lambda xs, p: round(float(np.percentile(np.array(xs) * 1000, p)), 1)  # noqa: E731
     return {
         "ask_p50_ms": ms(ask, 50),
         "ask_p99_ms": ms(ask, 99),
+        "ask_repeat_p50_ms": ms(again, 50),
+        "ask_repeat_p99_ms": ms(again, 99),
         "bare_encode_p50_ms": ms(bare, 50),
         "rss_mb": round(after / 2**20, 1),
         "index_rss_mb": round((after - before) / 2**20, 1),

@@ -8,6 +8,8 @@ answers rather than a wall of text. Hits of one article are kept together.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,13 +92,42 @@ def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: 
     return " ".join(parts)
 
 
+# Sentence vectors of quoted passages, by model and text. Popular passages are quoted again
+# and again in a server; encoding their sentences was most of an answer's time (bench/ask.py).
+# 4,096 vectors of e5-small are 6 MB.
+_SENTENCE_CACHE_SIZE = 4096
+_sentence_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+_sentence_lock = threading.Lock()
+
+
+def sentence_vectors(sentences: Sequence[str], encoder: Any) -> np.ndarray:
+    """Passage vectors of ``sentences`` (one batch for the ones not cached yet)."""
+    model = str(getattr(encoder, "fingerprint", id(encoder)))
+    known: dict[str, np.ndarray] = {}
+    with _sentence_lock:
+        for text in dict.fromkeys(sentences):
+            vector = _sentence_cache.get((model, text))
+            if vector is not None:
+                _sentence_cache.move_to_end((model, text))
+                known[text] = vector
+    missing = [t for t in dict.fromkeys(sentences) if t not in known]
+    if missing:
+        fresh = np.asarray(encoder.encode_passages(missing), dtype=np.float32)
+        known.update(zip(missing, fresh))
+        with _sentence_lock:
+            for text, vector in zip(missing, fresh):
+                _sentence_cache[(model, text)] = vector
+            while len(_sentence_cache) > _SENTENCE_CACHE_SIZE:
+                _sentence_cache.popitem(last=False)
+    return np.stack([known[t] for t in sentences])
+
+
 def _sentence_scores(sentences: list[str], question: str, question_vector: np.ndarray | None,
                      encoder: Any) -> np.ndarray:
     if encoder is not None:
         if question_vector is None:
             question_vector = np.asarray(encoder.encode_queries([question]), dtype=np.float32)[0]
-        vectors = np.asarray(encoder.encode_passages(sentences), dtype=np.float32)
-        return vectors @ np.asarray(question_vector, dtype=np.float32)
+        return sentence_vectors(sentences, encoder) @ np.asarray(question_vector, dtype=np.float32)
     # Without an encoder: shared keyword tokens (still language-aware).
     from embeddings.tokenize import tokenize
 
@@ -122,6 +153,12 @@ def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sente
     chosen.sort(key=lambda h: article_rank[h.article.id])
     if chosen and encoder is not None and query_vector is None:
         query_vector = np.asarray(encoder.encode_queries([question]), dtype=np.float32)[0]
+    if encoder is not None:
+        # One batch for every sentence that trimming will score (instead of one per passage).
+        long = [split_sentences(h.paragraph.text, h.paragraph.language) for h in chosen]
+        pending = [t for sentences in long if len(sentences) > max_sentences for t in sentences]
+        if pending:
+            sentence_vectors(pending, encoder)
     quotes = tuple(
         trim(h.paragraph.text, h.paragraph.language, query_vector, encoder, max_sentences,
              question)
