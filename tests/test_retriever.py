@@ -110,3 +110,18 @@ def test_unrelated_passages_are_not_padding(retriever: Retriever) -> None:
     jeju = retriever.search("Why are tangerine farmers on Jeju planting mangoes?", k=5)
     assert jeju and jeju[0].article.id == JEJU
     assert all(h.article.id != SEED for h in jeju)
+
+
+def test_cross_lingual_on_the_seed_article(retriever: Retriever) -> None:
+    # A Korean question finds the English paragraph, and an English question the Korean one:
+    # the Dokdo / comfort women paragraph is English ¶7 and Korean ¶6 (its original).
+    en = retriever.search("위안부 문제와 독도 영유권 주장 때문에 한일 군사협력이 어려운가?", k=3,
+                          language="en")
+    assert en and en[0].article.id == SEED and en[0].paragraph.language == "en"
+    assert en[0].paragraph.position == 7 and "Dokdo" in en[0].paragraph.text
+    assert [p.position for p in en[0].aligned] == [6]
+    ko = retriever.search("Why do the comfort women issue and the Dokdo claim block "
+                          "Korea-Japan military cooperation?", k=3, language="ko")
+    assert ko and ko[0].article.id == SEED and ko[0].paragraph.language == "ko"
+    assert ko[0].paragraph.position == 6 and "독도" in ko[0].paragraph.text
+    assert [p.position for p in ko[0].aligned] == [7]

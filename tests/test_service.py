@@ -159,3 +159,40 @@ def test_cli_search(indexed: Settings, capsys: pytest.CaptureFixture[str]) -> No
     out = capsys.readouterr().out
     assert out.startswith("1. Warm Winters Push Jeju") and "¶" in out
     assert main(["search", "x", "-k", "0", "--config", str(indexed.source)]) == 2
+
+
+def test_cli_ask_english_korean_and_off_topic(indexed: Settings,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = str(indexed.source)
+    assert main(["ask", "Why are Jeju tangerine farmers planting mango trees?", "--config", cfg]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("■ Warm Winters Push Jeju Tangerine Farmers North — Test Daily, 2023-01-20")
+    assert "  > " in out and "mango" in out  # the quoted passage
+    assert "↳ Korean ¶" in out and "망고" in out  # with its Korean original under it
+    assert "How Far Can South Korea" not in out  # nothing unrelated padded in
+
+    assert main(["ask", "제주 감귤 농가는 왜 망고를 심나요?", "--json", "--config", cfg]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["found"] and data["language"] == "ko"
+    top = data["passages"][0]
+    assert top["article"] == JEJU and top["aligned"]
+    assert {top["language"], top["aligned"][0]["language"]} == {"en", "ko"}
+
+    assert main(["ask", "who won the 2018 World Cup?", "--config", cfg]) == 0
+    assert capsys.readouterr().out.strip() == "Nothing in the articles answers this question."
+    assert main(["ask", "   ", "--config", cfg]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_cli_run_without_token_indexes_and_opens_the_sandbox(
+        indexed: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    import sys
+
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("/ask What are Jeju tangerine farmers planting?\n"))
+    assert main(["run", "--config", str(indexed.source)]) == 0
+    captured = capsys.readouterr()
+    assert "No DISCORD_TOKEN" in captured.err and "Indexed: 2 articles" in captured.err
+    assert "Jeju" in captured.out and "mango" in captured.out  # the bot's reply, rendered
