@@ -158,12 +158,15 @@ def escape_title(text: str) -> str:
     return escape(text)
 
 
-def _group_hits(answer: Answer) -> list[tuple[Article, list[tuple[Hit, str]]]]:
-    """Hits grouped by article, in order of each article's best hit."""
-    groups: dict[str, tuple[Article, list[tuple[Hit, str]]]] = {}
+def _group_hits(
+    answer: Answer,
+) -> list[tuple[Article, list[tuple[Hit, str, tuple[str, ...]]]]]:
+    """Hits grouped by article, in order of each article's best hit, with the quote and the
+    counterpart texts to show for each."""
+    groups: dict[str, tuple[Article, list[tuple[Hit, str, tuple[str, ...]]]]] = {}
     quotes = list(answer.quotes) + [""] * (len(answer.hits) - len(answer.quotes))
     shown: set[str] = set()
-    for hit, quote in zip(answer.hits, quotes):
+    for i, (hit, quote) in enumerate(zip(answer.hits, quotes)):
         if hit.paragraph.id in shown:
             # Already on screen as an earlier hit's counterpart (a translation pair often
             # ranks both sides): quoting it again would repeat the same passage.
@@ -173,18 +176,19 @@ def _group_hits(answer: Answer) -> list[tuple[Article, list[tuple[Hit, str]]]]:
         key = hit.article.id
         if key not in groups:
             groups[key] = (hit.article, [])
-        groups[key][1].append((hit, quote or hit.paragraph.text))
+        groups[key][1].append((hit, quote or hit.paragraph.text, answer.counterpart_texts(i)))
     return list(groups.values())
 
 
-def _hit_fields(hit: Hit, quote: str, lang: Lang) -> list[tuple[str, str]]:
+def _hit_fields(hit: Hit, quote: str, counterparts: Sequence[str],
+                lang: Lang) -> list[tuple[str, str]]:
     """The field(s) for one passage: the quote and, if any, its aligned counterpart."""
     fields = [(_paragraph_label(hit.paragraph, lang), quote_block(quote, FIELD_VALUE_LIMIT))]
     if hit.aligned:
         other = hit.aligned[0].language
         positions = ", ".join(str(p.position) for p in hit.aligned)
         name = f"↳ {t('answer.aligned.' + other, lang)} · ¶ {positions}"
-        text = "\n".join(p.text for p in hit.aligned)
+        text = "\n".join(counterparts or [p.text for p in hit.aligned])
         # The counterpart is context, not the answer: keep it shorter than the quote's room.
         fields.append((name, quote_block(text, 700)))
     return fields
@@ -238,8 +242,8 @@ def render_answer(answer: Answer, lang: Lang) -> list[Page]:
     embeds: list[discord.Embed] = []
     for article, items in _group_hits(answer):
         fields: list[tuple[str, str]] = []
-        for hit, quote in items:
-            fields.extend(_hit_fields(hit, quote, lang))
+        for hit, quote, counterparts in items:
+            fields.extend(_hit_fields(hit, quote, counterparts, lang))
         embeds.extend(_pack_fields(article, fields, lang))
     embeds[-1].set_footer(text=t("answer.footer", lang))
     header = f"**{t('answer.title', lang)}**"

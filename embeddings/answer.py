@@ -79,10 +79,30 @@ def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: 
     if len(sentences) <= max_sentences:
         return text.strip()
     scores = _sentence_scores(sentences, question, question_vector, encoder)
-    keep = sorted(np.argsort(-scores, kind="stable")[:max_sentences].tolist())
+    return _join(sentences, np.argsort(-scores, kind="stable")[:max_sentences].tolist())
+
+
+def trim_counterpart(text: str, language: str, quoted: Sequence[str], encoder: Any,
+                     max_sentences: int) -> str:
+    """The counterpart ``text`` cut to the sentences that best match the ``quoted`` sentences.
+
+    A trimmed English quote over a whole Korean paragraph (or the reverse) would show much
+    more translation than answer; this keeps, in order, the counterpart sentences closest
+    (in the shared vector space) to the sentences actually quoted.
+    """
+    sentences = split_sentences(text, language)
+    if encoder is None or not quoted or len(sentences) <= max_sentences:
+        return text.strip()
+    reference = sentence_vectors(quoted, encoder)
+    scores = (sentence_vectors(sentences, encoder) @ reference.T).max(axis=1)
+    return _join(sentences, np.argsort(-scores, kind="stable")[:max_sentences].tolist())
+
+
+def _join(sentences: list[str], keep: list[int]) -> str:
+    """The kept sentences in their original order, gaps marked with "…"."""
     parts: list[str] = []
     previous = -1
-    for i in keep:
+    for i in sorted(keep):
         if i != previous + 1:
             parts.append(ELLIPSIS)
         parts.append(sentences[i])
@@ -155,8 +175,10 @@ def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sente
         query_vector = np.asarray(encoder.encode_queries([question]), dtype=np.float32)[0]
     if encoder is not None:
         # One batch for every sentence that trimming will score (instead of one per passage).
-        long = [split_sentences(h.paragraph.text, h.paragraph.language) for h in chosen]
-        pending = [t for sentences in long if len(sentences) > max_sentences for t in sentences]
+        texts = [(h.paragraph.text, h.paragraph.language) for h in chosen]
+        texts += [(p.text, p.language) for h in chosen for p in h.aligned]
+        split = [split_sentences(text, lang) for text, lang in texts]
+        pending = [t for sentences in split if len(sentences) > max_sentences for t in sentences]
         if pending:
             sentence_vectors(pending, encoder)
     quotes = tuple(
@@ -164,7 +186,18 @@ def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sente
              question)
         for h in chosen
     )
-    return Answer(question=question, language=language, hits=tuple(chosen), quotes=quotes)
+    counterparts = tuple(
+        tuple(trim_counterpart(p.text, p.language, _quoted_sentences(h, quote), encoder,
+                               max_sentences) for p in h.aligned)
+        for h, quote in zip(chosen, quotes)
+    )
+    return Answer(question=question, language=language, hits=tuple(chosen), quotes=quotes,
+                  counterparts=counterparts)
+
+
+def _quoted_sentences(hit: Hit, quote: str) -> list[str]:
+    """The sentences of ``hit``'s paragraph that its quote kept."""
+    return [s for s in split_sentences(hit.paragraph.text, hit.paragraph.language) if s in quote]
 
 
 _NOTHING = {
@@ -191,7 +224,7 @@ def render_text(answer: Answer) -> str:
     lines: list[str] = []
     current: str | None = None
     shown: set[str] = set()  # a counterpart shared by two quoted passages is shown once
-    for hit, quote in zip(answer.hits, answer.quotes):
+    for i, (hit, quote) in enumerate(zip(answer.hits, answer.quotes)):
         if hit.article.id != current:
             current = hit.article.id
             if lines:
@@ -201,10 +234,11 @@ def render_text(answer: Answer) -> str:
             lines.append(f"  ({'English' if hit.paragraph.language == 'en' else 'Korean'}"
                          f" ¶{hit.paragraph.position})")
         lines.extend("  > " + line for line in quote.splitlines())
-        for other in hit.aligned:
+        texts = answer.counterpart_texts(i)
+        for other, text in zip(hit.aligned, texts):
             if other.id in shown:
                 continue
             shown.add(other.id)
             label = "English" if other.language == "en" else "Korean"
-            lines.append(f"    ↳ {label} ¶{other.position}: {other.text}")
+            lines.append(f"    ↳ {label} ¶{other.position}: {text}")
     return "\n".join(lines)

@@ -28,6 +28,17 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     # For each hit, the sentences to quote (the passage trimmed to its most relevant ones).
     quotes: tuple[str, ...] = field(default=())
+    # For each hit, the text of each of its aligned paragraphs as shown under the quote:
+    # trimmed to the sentences that translate the quoted ones when long. May be empty (an
+    # Answer built by hand): then the counterpart paragraphs are shown whole.
+    counterparts: tuple[tuple[str, ...], ...] = field(default=())
+
+    def counterpart_texts(self, i: int) -> tuple[str, ...]:
+        """Hit ``i``'s aligned paragraphs as they should be shown (trimmed if available)."""
+        hit = self.hits[i]
+        if i < len(self.counterparts) and len(self.counterparts[i]) == len(hit.aligned):
+            return self.counterparts[i]
+        return tuple(p.text for p in hit.aligned)
 
     @property
     def found(self) -> bool:

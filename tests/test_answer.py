@@ -69,6 +69,28 @@ def test_build_answer_groups_by_article_and_trims(encoder) -> None:  # type: ign
     assert "Khan, 2022-07-15" in text
 
 
+def test_long_counterpart_is_trimmed_to_the_translation_of_the_quote(encoder) -> None:  # type: ignore[no-untyped-def]
+    # English ¶4 (6 sentences) is quoted trimmed; its Korean original (7 sentences) must show
+    # the sentences that translate the quoted ones, not the whole paragraph.
+    en, ko = seed_paragraphs()
+    counterpart = Paragraph(id="A-ko4", article_id="A", language="ko", position=4, text=ko[3])
+    hit = _hit("A", "en", 4, en[3], (counterpart,))
+    answer = build_answer("Does the US want to use Korean and Japanese military power in its "
+                          "Indo-Pacific strategy?", [hit], passages=3, max_sentences=2,
+                          encoder=encoder)
+    assert "Indo-Pacific" in answer.quotes[0] and ELLIPSIS in answer.quotes[0]
+    (shown,) = answer.counterpart_texts(0)
+    assert "인도·태평양 전략" in shown and ELLIPSIS in shown and len(shown) < len(ko[3]) * 0.7
+    assert len([s for s in split_sentences(shown, "ko") if s != ELLIPSIS]) <= 3
+    text = render_text(answer)
+    assert f"Korean ¶4: {shown}" in text and ko[3] not in text
+    # A short counterpart stays whole.
+    short = Paragraph(id="A-ko1", article_id="A", language="ko", position=1, text="짧은 문단이다.")
+    whole = build_answer("Indo-Pacific strategy", [_hit("A", "en", 4, en[3], (short,))],
+                         passages=3, max_sentences=2, encoder=encoder)
+    assert whole.counterpart_texts(0) == ("짧은 문단이다.",)
+
+
 def test_nothing_relevant_message() -> None:
     assert "찾지 못했습니다" in render_text(build_answer("김치 레시피", [], passages=3, max_sentences=2))
     empty = build_answer("kimchi recipe", [], passages=3, max_sentences=2)

@@ -90,6 +90,15 @@ def test_two_passages_of_one_article_are_grouped_with_counterpart() -> None:
     assert embed.fields[1].value == "> 둘째 문단."
 
 
+def test_trimmed_counterpart_is_shown_when_the_answer_has_it() -> None:
+    art = _article()
+    hit = _hit(art, 4, "Quoted sentence.", "첫 문장. 번역된 문장. 셋째 문장. 넷째 문장.")
+    answer = Answer(question="q", language="en", hits=(hit,), quotes=("Quoted sentence.",),
+                    counterparts=(("… 번역된 문장. …",),))
+    (page,) = render_answer(answer, "en")
+    assert page.embeds[0].fields[1].value == "> … 번역된 문장. …"
+
+
 def test_counterpart_already_shown_is_not_quoted_again() -> None:
     art = _article()
     en = _hit(art, 4, "English four.", "한국어 넷.")

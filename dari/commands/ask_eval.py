@@ -55,9 +55,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             "passages": [{
                 "article": h.article.id, "title": h.article.title, "language": h.paragraph.language,
                 "position": h.paragraph.position, "quote": q, "score": h.score,
-                "aligned": [{"language": p.language, "position": p.position, "text": p.text}
-                            for p in h.aligned],
-            } for h, q in zip(answer.hits, answer.quotes)],
+                "aligned": [{"language": p.language, "position": p.position, "text": p.text,
+                             "quote": shown}
+                            for p, shown in zip(h.aligned, answer.counterpart_texts(i))],
+            } for i, (h, q) in enumerate(zip(answer.hits, answer.quotes))],
         }, ensure_ascii=False, indent=2))
         return 0
     print(render_text(answer))
