@@ -24,7 +24,13 @@ ELLIPSIS = "…"
 _END = re.compile(r"(?<=[.!?。！？])[\"'”’」』)\]]*\s+")
 _ABBREV = re.compile(r"\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|vs|etc|e\.g|i\.e)\.$",
                      re.IGNORECASE)
-_INITIAL = re.compile(r"(?:^|\s)[A-Z]\.$")
+# Before a name: never the end of a sentence ("Dr. Kim", "Joe R. Biden").
+_TITLE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St)|(?:^|\s)[A-Z])\.$")
+# After "U.S." and the like a capitalised word usually continues the sentence ("U.S. Forces
+# Korea", "U.S. President"); these words are the ones that usually start a new one.
+_STARTERS = frozenset("""the this that these those it its he she we they i you but and or
+however in on at as if when while so yet a an there such moreover meanwhile still even now
+since after before thus therefore instead rather what why how who otherwise""".split())
 # Korean sentence endings: 다. 요. 죠. 까? 니다. etc. are covered by the punctuation rule;
 # this also splits "…다" followed directly by a quote and space without a period.
 _KO_END = re.compile(r"(?<=[다요죠까])(?=[.!?]?[\"'”’]?\s)")
@@ -34,8 +40,9 @@ def split_sentences(text: str, language: str) -> list[str]:
     """Split a paragraph into sentences (English or Korean), keeping each sentence's text.
 
     Sentences end at . ! ? (and full-width forms) followed by optional closing quotes and
-    whitespace, except after abbreviations ("U.S.", "Mr.") or initials when the next word
-    starts in lower case or with a digit. Korean pieces that still hold several sentences
+    whitespace, but never after a title or an initial ("Dr. Kim", "Joe R. Biden"), and after
+    an abbreviation ("U.S.", "e.g.") only when a typical sentence opener follows ("… the
+    U.S. The next day …", not "U.S. Forces Korea"). Korean pieces that still hold several sentences
     without final punctuation (quotations, 다/요 endings) are cut by kiwipiepy.
     """
     text = text.strip()
@@ -46,9 +53,10 @@ def split_sentences(text: str, language: str) -> list[str]:
     for match in _END.finditer(text):
         candidate = text[start:match.start()].rstrip()
         following = text[match.end():match.end() + 1]
-        if (_ABBREV.search(candidate) or _INITIAL.search(candidate)) and \
-                (following.islower() or following.isdigit()):
-            continue  # "the U.S. and Japan": not the end of the sentence
+        if _TITLE.search(candidate) or (_ABBREV.search(candidate) and (
+                following.islower() or following.isdigit()
+                or _next_word(text, match.end()).lower() not in _STARTERS)):
+            continue  # "the U.S. and Japan", "U.S. Forces Korea": not the end of the sentence
         pieces.append(text[start:match.end()].strip())
         start = match.end()
     pieces.append(text[start:].strip())
@@ -62,6 +70,11 @@ def split_sentences(text: str, language: str) -> list[str]:
         else:
             out.append(piece)
     return out
+
+
+def _next_word(text: str, start: int) -> str:
+    match = re.match(r"[\"'“‘(]*([A-Za-z]+)", text[start:start + 40])
+    return match.group(1) if match else ""
 
 
 def _kiwi_sentences(text: str) -> list[str]:

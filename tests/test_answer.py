@@ -34,6 +34,16 @@ def test_english_sentences_keep_abbreviations() -> None:
                            "We can infer it!", "en")[0].endswith("”.")
 
 
+def test_abbreviations_before_capitalised_words() -> None:
+    text = ("Just as the nature and goal of U.S. Forces Korea have expanded, cooperation will "
+            "extend further. Talks with the U.S. The next day, Dr. Kim and Joe R. Biden met.")
+    assert split_sentences(text, "en") == [
+        "Just as the nature and goal of U.S. Forces Korea have expanded, cooperation will "
+        "extend further.",
+        "Talks with the U.S.",
+        "The next day, Dr. Kim and Joe R. Biden met."]
+
+
 def test_korean_sentences() -> None:
     _, ko = seed_paragraphs()
     sentences = split_sentences(ko[4], "ko")
