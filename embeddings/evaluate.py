@@ -154,21 +154,6 @@ class EvalResult:
         return dataclasses.asdict(self)
 
 
-def collapse_translations(numbers: Sequence[int],
-                          aligned: dict[int, Sequence[int]]) -> list[int]:
-    """``numbers`` without paragraphs whose translation ranks higher (as Retriever shows them:
-    one hit carrying its counterpart), so every method is ranked in the same units."""
-    covered: set[int] = set()
-    out: list[int] = []
-    for n in numbers:
-        if n in covered:
-            continue
-        out.append(n)
-        covered.add(n)
-        covered.update(aligned.get(n, ()))
-    return out
-
-
 def _refs(numbers: Sequence[int], paragraphs: dict[int, Any]) -> list[str]:
     return [f"{paragraphs[n].article_id}#{paragraphs[n].language}{paragraphs[n].position}"
             for n in numbers if n in paragraphs]
@@ -180,6 +165,7 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
     from tqdm import tqdm
 
     from embeddings import fusion
+    from embeddings.retriever import collapse_translations
 
     n = max(retriever.settings.retrieval.candidates, 10)
     rankings: dict[str, list[tuple[EvalQuery, list[str]]]] = {m: [] for m in METHODS}

@@ -9,6 +9,7 @@ answers correctly even after the store has ingested newer files.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,22 @@ from embeddings.refresh import KEYWORD_DIR
 from embeddings.snapshot import LANG_CODES, Snapshot
 
 log = logging.getLogger(__name__)
+
+
+def collapse_translations(numbers: Sequence[int],
+                          aligned: dict[int, Sequence[int]]) -> list[int]:
+    """``numbers`` (best first) without the paragraphs whose translation ranks higher: a
+    paragraph and its translation are one hit, shown together (also how ``dari eval`` ranks
+    every method, so all are compared in the units users see)."""
+    covered: set[int] = set()
+    out: list[int] = []
+    for n in numbers:
+        if n in covered:
+            continue
+        out.append(n)
+        covered.add(n)
+        covered.update(aligned.get(n, ()))
+    return out
 
 
 class Retriever:
@@ -184,21 +201,20 @@ class Retriever:
         floor = max(scored[0][1], 0.0) * HIT_RELATIVE_FLOOR
         paragraphs = self.snapshot.paragraphs([n for n, _ in scored])
         aligned = self.snapshot.aligned_numbers([n for n, _ in scored])
+        score_of = dict(scored)
         per_article: dict[str, int] = {}
-        covered: set[int] = set()  # chosen paragraphs and their translations
         chosen: list[tuple[int, float]] = []
-        for number, score in scored:
+        for number in collapse_translations([n for n, _ in scored], aligned):
+            score = score_of[number]
             if score < floor:
                 break  # best first: everything after is lower still
             para = paragraphs.get(number)
-            if para is None or number in covered:
+            if para is None:
                 continue
             if per_article.get(para.article_id, 0) >= cap:
                 continue  # one article must not fill every slot with near-duplicates
             per_article[para.article_id] = per_article.get(para.article_id, 0) + 1
             chosen.append((number, score))
-            covered.add(number)
-            covered.update(aligned.get(number, ()))
             if len(chosen) >= k:
                 break
         others = self.snapshot.paragraphs([m for n, _ in chosen for m in aligned.get(n, ())])
