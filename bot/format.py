@@ -188,7 +188,7 @@ def _hit_fields(hit: Hit, quote: str, counterparts: Sequence[str],
         other = hit.aligned[0].language
         positions = ", ".join(str(p.position) for p in hit.aligned)
         name = f"↳ {t('answer.aligned.' + other, lang)} · ¶ {positions}"
-        text = "\n".join(counterparts or [p.text for p in hit.aligned])
+        text = "\n".join(counterparts)
         # The counterpart is context, not the answer: keep it shorter than the quote's room.
         fields.append((name, quote_block(text, 700)))
     return fields

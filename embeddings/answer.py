@@ -89,21 +89,29 @@ def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: 
          max_sentences: int, question: str = "") -> str:
     """``text`` cut to its ``max_sentences`` most relevant sentences, in order, gaps as "…"."""
     sentences = split_sentences(text, language)
+    keep = _relevant_sentences(sentences, question, question_vector, encoder, max_sentences)
+    return text.strip() if keep is None else _join(sentences, keep)
+
+
+def _relevant_sentences(sentences: list[str], question: str, question_vector: np.ndarray | None,
+                        encoder: Any, max_sentences: int) -> list[int] | None:
+    """Indices of the ``max_sentences`` sentences closest to the question, in order; None
+    when the paragraph is short enough to quote whole."""
     if len(sentences) <= max_sentences:
-        return text.strip()
+        return None
     scores = _sentence_scores(sentences, question, question_vector, encoder)
-    return _join(sentences, np.argsort(-scores, kind="stable")[:max_sentences].tolist())
+    return sorted(np.argsort(-scores, kind="stable")[:max_sentences].tolist())
 
 
-def trim_counterpart(text: str, language: str, quoted: Sequence[str], encoder: Any,
-                     max_sentences: int) -> str:
-    """The counterpart ``text`` cut to the sentences that best match the ``quoted`` sentences.
+def _trim_counterpart(text: str, sentences: list[str], quoted: Sequence[str], encoder: Any,
+                      max_sentences: int) -> str:
+    """The counterpart ``text`` (split into ``sentences``) cut to the sentences that best match
+    the ``quoted`` ones.
 
     A trimmed English quote over a whole Korean paragraph (or the reverse) would show much
     more translation than answer; this keeps, in order, the counterpart sentences closest
     (in the shared vector space) to the sentences actually quoted.
     """
-    sentences = split_sentences(text, language)
     if encoder is None or not quoted or len(sentences) <= max_sentences:
         return text.strip()
     reference = sentence_vectors(quoted, encoder)
@@ -186,31 +194,26 @@ def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sente
     chosen.sort(key=lambda h: article_rank[h.article.id])
     if chosen and encoder is not None and query_vector is None:
         query_vector = np.asarray(encoder.encode_queries([question]), dtype=np.float32)[0]
+    # Each paragraph is split once: the batch below, the trimming and the counterparts share it.
+    split = [split_sentences(h.paragraph.text, h.paragraph.language) for h in chosen]
+    split_aligned = [[split_sentences(p.text, p.language) for p in h.aligned] for h in chosen]
     if encoder is not None:
         # One batch for every sentence that trimming will score (instead of one per passage).
-        texts = [(h.paragraph.text, h.paragraph.language) for h in chosen]
-        texts += [(p.text, p.language) for h in chosen for p in h.aligned]
-        split = [split_sentences(text, lang) for text, lang in texts]
-        pending = [t for sentences in split if len(sentences) > max_sentences for t in sentences]
+        every = split + [sentences for group in split_aligned for sentences in group]
+        pending = [t for sentences in every if len(sentences) > max_sentences for t in sentences]
         if pending:
             sentence_vectors(pending, encoder)
-    quotes = tuple(
-        trim(h.paragraph.text, h.paragraph.language, query_vector, encoder, max_sentences,
-             question)
-        for h in chosen
-    )
-    counterparts = tuple(
-        tuple(trim_counterpart(p.text, p.language, _quoted_sentences(h, quote), encoder,
-                               max_sentences) for p in h.aligned)
-        for h, quote in zip(chosen, quotes)
-    )
-    return Answer(question=question, language=language, hits=tuple(chosen), quotes=quotes,
-                  counterparts=counterparts)
-
-
-def _quoted_sentences(hit: Hit, quote: str) -> list[str]:
-    """The sentences of ``hit``'s paragraph that its quote kept."""
-    return [s for s in split_sentences(hit.paragraph.text, hit.paragraph.language) if s in quote]
+    quotes: list[str] = []
+    counterparts: list[tuple[str, ...]] = []
+    for hit, sentences, aligned_sentences in zip(chosen, split, split_aligned):
+        keep = _relevant_sentences(sentences, question, query_vector, encoder, max_sentences)
+        quotes.append(hit.paragraph.text.strip() if keep is None else _join(sentences, keep))
+        quoted = sentences if keep is None else [sentences[i] for i in keep]
+        counterparts.append(tuple(
+            _trim_counterpart(p.text, other, quoted, encoder, max_sentences)
+            for p, other in zip(hit.aligned, aligned_sentences)))
+    return Answer(question=question, language=language, hits=tuple(chosen), quotes=tuple(quotes),
+                  counterparts=tuple(counterparts))
 
 
 _NOTHING = {
