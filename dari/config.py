@@ -35,6 +35,10 @@ class CorpusConfig:
     max_file_mb: float = 20.0
     # File name endings read as articles; anything else in the corpus dir is ignored.
     extensions: list[str] = field(default_factory=lambda: [".txt", ".md"])
+    # A file with a longer paragraph, or with more paragraphs, is refused (upload) or
+    # skipped (refresh) with a message naming the file and the limit: bounds one file's cost.
+    max_paragraph_chars: int = 20_000
+    max_paragraphs: int = 2_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,9 @@ class IndexConfig:
     # Search breadth: at 1M synthetic vectors 512 costs ~2 ms a query (the query encoding
     # costs hundreds) for recall@10 0.86 instead of 0.75 at 128.
     hnsw_ef_search: int = 512
+    # A refresh the bot starts (/reindex, /add-article, periodic) that runs longer is
+    # stopped; the previous index keeps answering. 0 means no limit.
+    max_refresh_minutes: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ class DiscordConfig:
     admin_role_ids: list[int] = field(default_factory=list)
     cooldown_seconds: float = 10.0
     max_question_chars: int = 500
+    # /add-article refuses larger files before downloading them.
+    max_upload_kb: int = 1024
     # Periodic refresh of the index from the corpus dir; 0 turns it off.
     refresh_minutes: float = 0.0
     # Used by `dari sandbox` and the tests: the local Discord-compatible server.
@@ -219,6 +228,10 @@ def _validate(settings: Settings, file: Path) -> None:
             raise ConfigError(f"{file}: {key} must not be negative, got {value}")
 
     positive("[corpus].max_file_mb", settings.corpus.max_file_mb)
+    positive("[corpus].max_paragraph_chars", settings.corpus.max_paragraph_chars)
+    positive("[corpus].max_paragraphs", settings.corpus.max_paragraphs)
+    non_negative("[index].max_refresh_minutes", settings.index.max_refresh_minutes)
+    positive("[discord].max_upload_kb", settings.discord.max_upload_kb)
     positive("[embeddings].batch_size", settings.embeddings.batch_size)
     non_negative("[embeddings].threads", settings.embeddings.threads)
     positive("[index].approximate_above", settings.index.approximate_above)

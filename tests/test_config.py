@@ -16,6 +16,10 @@ def test_project_config_loads() -> None:
     assert settings.corpus_dir.is_dir()
     assert settings.embeddings.model == "intfloat/multilingual-e5-small"
     assert settings.model_dir == settings.data_dir / "models"
+    # The limits that bound what one upload or one refresh may cost.
+    assert settings.discord.max_upload_kb == 1024
+    assert settings.corpus.max_paragraph_chars == 20_000 and settings.corpus.max_paragraphs == 2_000
+    assert settings.index.max_refresh_minutes == 60.0
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -41,6 +45,10 @@ def test_relative_paths_resolve_against_config_file(tmp_path: Path) -> None:
         ("[nonsense]\na = 1\n", "'nonsense'"),
         ("[logging]\nlevel = \"LOUD\"\n", "[logging].level"),
         ("[retrieval\n", "not valid TOML"),
+        ("[discord]\nmax_upload_kb = 0\n", "[discord].max_upload_kb must be greater than 0"),
+        ("[corpus]\nmax_paragraph_chars = -5\n", "[corpus].max_paragraph_chars must be greater than 0"),
+        ("[corpus]\nmax_paragraphs = 0\n", "[corpus].max_paragraphs must be greater than 0"),
+        ("[index]\nmax_refresh_minutes = -1\n", "[index].max_refresh_minutes must not be negative"),
     ],
 )
 def test_bad_settings_name_key_and_file(tmp_path: Path, text: str, needle: str) -> None:
