@@ -15,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from corpus.dedupe import build_articles
-from corpus.parse import CorpusFileError, ParsedDocument, parse_file
+from corpus.parse import CorpusFileError, ParsedDocument, check_limits, parse_file
 from corpus.store import Store, article_digest
 from dari.config import ConfigError, Settings
 
@@ -86,6 +86,7 @@ def read_corpus(settings: Settings, report: IngestReport) -> list[ParsedDocument
     for name, path in tqdm(files, desc="reading corpus", unit="file", disable=None, leave=False):
         try:
             doc = parse_file(path, limit, name=name)
+            check_limits(doc, settings.corpus.max_paragraph_chars, settings.corpus.max_paragraphs)
         except CorpusFileError as exc:
             log.warning("skipped %s", exc)
             report.skipped.append((name, exc.reason))

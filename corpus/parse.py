@@ -165,6 +165,22 @@ def parse_bytes(name: str, data: bytes) -> ParsedDocument:
     return doc
 
 
+def check_limits(doc: ParsedDocument, max_paragraph_chars: int, max_paragraphs: int) -> None:
+    """Refuse a document past the per-file bounds (``[corpus]`` settings), naming the limit.
+
+    Raises :class:`CorpusFileError`; the bounds keep what one file costs to index sane.
+    """
+    if len(doc.paragraphs) > max_paragraphs:
+        raise CorpusFileError(
+            doc.name, f"{len(doc.paragraphs):,} paragraphs; the limit is {max_paragraphs:,} "
+            "paragraphs per file ([corpus].max_paragraphs)")
+    for number, (_language, text) in enumerate(doc.paragraphs, 1):
+        if len(text) > max_paragraph_chars:
+            raise CorpusFileError(
+                doc.name, f"paragraph {number} is {len(text):,} characters long; the limit is "
+                f"{max_paragraph_chars:,} characters ([corpus].max_paragraph_chars)")
+
+
 def parse_file(path: Path, max_bytes: int, name: str | None = None) -> ParsedDocument:
     """Read and parse ``path``; files above ``max_bytes`` are refused before being read."""
     name = name or path.name

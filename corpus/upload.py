@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import tempfile
 import unicodedata
 from pathlib import Path
 
-from corpus.parse import CorpusFileError, parse_bytes
+from corpus.parse import CorpusFileError, check_limits, parse_bytes
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,16 @@ def safe_filename(filename: str) -> str:
 
 
 def save_upload(
-    corpus_dir: Path, filename: str, data: bytes, max_bytes: int, replace: bool = False
+    corpus_dir: Path, filename: str, data: bytes, max_bytes: int, replace: bool = False, *,
+    max_paragraph_chars: int | None = None, max_paragraphs: int | None = None,
 ) -> Path:
     """Validate and store an uploaded article; returns the path written.
 
     Raises :class:`CorpusFileError` (message fit for the user) when the name or the
-    content is not acceptable, when it is too large, or when a *different* file of the same
-    name exists and ``replace`` is false. Re-uploading identical bytes is accepted.
+    content is not acceptable, when it is too large (bytes, or a paragraph or paragraph
+    count past the given ``[corpus]`` limits), or when a *different* file of the same name
+    exists and ``replace`` is false. Nothing is written then. Re-uploading identical bytes
+    is accepted.
     """
     name = safe_filename(filename)
     if len(data) > max_bytes:
@@ -62,7 +66,9 @@ def save_upload(
             name, f"too large ({len(data) / 1_048_576:.1f} MB; the limit is "
             f"{max_bytes / 1_048_576:g} MB)"
         )
-    parse_bytes(name, data)  # raises with the reason if the article cannot be read
+    doc = parse_bytes(name, data)  # raises with the reason if the article cannot be read
+    if max_paragraph_chars is not None or max_paragraphs is not None:
+        check_limits(doc, max_paragraph_chars or sys.maxsize, max_paragraphs or sys.maxsize)
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     target = corpus_dir / name

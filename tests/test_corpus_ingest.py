@@ -230,7 +230,16 @@ def _write_bad_files(corpus: Path) -> dict[str, str]:
                                             encoding="utf-8")
     with (corpus / "huge.txt").open("wb") as handle:
         handle.write(b"Huge\n\n" + b"Text text text. " * (50 * 1024 * 1024 // 16 + 1))
+    # Past the per-file bounds (defaults: 20,000 characters a paragraph, 2,000 paragraphs).
+    (corpus / "long_paragraph.txt").write_text("Long\n\n" + "가나다" * 7000, encoding="utf-8")
+    (corpus / "many_paragraphs.txt").write_text(
+        "Many\n\n" + "\n\n".join(f"Paragraph number {i} says little." for i in range(2001)),
+        encoding="utf-8")
     return {
+        "long_paragraph.txt": "paragraph 1 is 21,000 characters long; the limit is 20,000 "
+                              "characters ([corpus].max_paragraph_chars)",
+        "many_paragraphs.txt": "2,001 paragraphs; the limit is 2,000 paragraphs per file "
+                               "([corpus].max_paragraphs)",
         "empty.txt": "empty file",
         "binary.txt": "binary",
         "latin1.txt": "not UTF-8",

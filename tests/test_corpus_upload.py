@@ -61,6 +61,24 @@ def test_bad_content_is_refused_and_nothing_written(tmp_path: Path) -> None:
     assert not corpus.exists() or list(corpus.iterdir()) == []
 
 
+def test_paragraph_and_article_limits_refuse_before_writing(tmp_path: Path) -> None:
+    corpus = tmp_path / "articles"
+    one_line = b"One long line\n\n" + b"The alliance expands its scope, " * 1000
+    with pytest.raises(CorpusFileError) as info:
+        save_upload(corpus, "line.txt", one_line, LIMIT, max_paragraph_chars=20_000,
+                    max_paragraphs=2_000)
+    assert info.value.name == "line.txt"
+    assert info.value.reason == ("paragraph 1 is 31,999 characters long; the limit is 20,000 "
+                                 "characters ([corpus].max_paragraph_chars)")
+    many = b"Many\n\n" + b"\n\n".join(b"Paragraph %d." % i for i in range(30))
+    with pytest.raises(CorpusFileError, match=r"30 paragraphs; the limit is 20 paragraphs per file"):
+        save_upload(corpus, "many.txt", many, LIMIT, max_paragraph_chars=20_000, max_paragraphs=20)
+    assert not corpus.exists() or list(corpus.iterdir()) == []
+    # Within the limits the same files are saved.
+    assert save_upload(corpus, "line.txt", one_line, LIMIT, max_paragraph_chars=40_000).is_file()
+    assert save_upload(corpus, "many.txt", many, LIMIT, max_paragraphs=30).is_file()
+
+
 def test_refuses_to_overwrite_a_different_file_unless_told(tmp_path: Path) -> None:
     corpus = tmp_path / "articles"
     save_upload(corpus, "a.md", GOOD, LIMIT)
