@@ -9,6 +9,7 @@ interrupted run leaves the previous state intact, and an unchanged corpus writes
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -74,8 +75,12 @@ def corpus_files(corpus_dir: Path, extensions: list[str]) -> list[tuple[str, Pat
     return sorted(found)
 
 
-def read_corpus(settings: Settings, report: IngestReport) -> list[ParsedDocument]:
-    """Parse every corpus file; problems go to ``report`` and the log, never raise."""
+def read_corpus(settings: Settings, report: IngestReport,
+                on_file: Callable[[str], None] | None = None) -> list[ParsedDocument]:
+    """Parse every corpus file; problems go to ``report`` and the log, never raise.
+
+    ``on_file`` is told each file's corpus-relative name before it is read.
+    """
     corpus_dir = settings.corpus_dir
     if not corpus_dir.is_dir():
         raise ConfigError(f"corpus directory {corpus_dir} does not exist")
@@ -84,6 +89,8 @@ def read_corpus(settings: Settings, report: IngestReport) -> list[ParsedDocument
     limit = max_file_bytes(settings)
     docs: list[ParsedDocument] = []
     for name, path in tqdm(files, desc="reading corpus", unit="file", disable=None, leave=False):
+        if on_file is not None:
+            on_file(name)
         try:
             doc = parse_file(path, limit, name=name)
             check_limits(doc, settings.corpus.max_paragraph_chars, settings.corpus.max_paragraphs)
@@ -98,16 +105,18 @@ def read_corpus(settings: Settings, report: IngestReport) -> list[ParsedDocument
     return docs
 
 
-def ingest(settings: Settings, store: Store | None = None) -> IngestReport:
+def ingest(settings: Settings, store: Store | None = None,
+           on_file: Callable[[str], None] | None = None) -> IngestReport:
     """Bring the store in line with the corpus directory; returns what changed.
 
-    ``store`` defaults to the settings' store (opened and closed here).
+    ``store`` defaults to the settings' store (opened and closed here); ``on_file`` is told
+    each file's name before it is read.
     """
     own_store = store is None
     store = store or Store.open(settings)
     try:
         report = IngestReport()
-        docs = read_corpus(settings, report)
+        docs = read_corpus(settings, report, on_file)
         articles = build_articles(docs)
         digests = {d.name: d.digest for d in docs}
 

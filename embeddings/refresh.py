@@ -8,7 +8,8 @@ the old generation until the swap and a refresh killed at any point leaves it in
 
 ``DARI_TEST_PAUSE_AT=<checkpoint>`` makes a refresh stop and sleep at that checkpoint (after
 writing the process id to ``DARI_TEST_PAUSE_FILE``): the kill tests use it to SIGKILL a real
-refresh at a known point of the real code path.
+refresh at a known point of the real code path. With ``DARI_TEST_RELEASE_FILE`` it goes on
+once that file exists (tests that hold a refresh open, then let it finish).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from embeddings.snapshot import write_snapshot
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
+FileNote = Callable[[str], None]  # told the corpus file being worked on (ingest, split, encode)
 KEYWORD_DIR = "keyword"
 CHECKPOINTS = ("ingested", "encoding", "aligned", "writing", "written", "swapped")
 META_LAST_REFRESH = "index.last_refresh"
@@ -62,6 +64,8 @@ class RefreshReport:
     passages: int = 0
     encoded: int = 0  # passages encoded by the model in this refresh
     cached: int = 0  # passages whose vectors came from the cache
+    sentences: int = 0  # sentence vectors stored (paragraphs of one sentence store none)
+    sentences_encoded: int = 0  # of which encoded in this refresh (the rest were cached)
     aligned_articles: int = 0
     generation: str | None = None
     previous: str | None = None
@@ -104,7 +108,11 @@ def checkpoint(name: str) -> None:
     if marker:
         Path(marker).write_text(f"{os.getpid()} {name}\n", encoding="utf-8")
     log.warning("refresh paused at checkpoint %r (DARI_TEST_PAUSE_AT)", name)
-    time.sleep(float(os.environ.get("DARI_TEST_PAUSE_SECONDS", "600")))
+    seconds = float(os.environ.get("DARI_TEST_PAUSE_SECONDS", "600"))
+    release = os.environ.get("DARI_TEST_RELEASE_FILE")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (release and Path(release).exists()):
+        time.sleep(min(0.05, seconds))
 
 
 def refresh(
@@ -115,11 +123,13 @@ def refresh(
     encoder: Any | None = None,
     store: Any | None = None,
     show_progress: bool = True,
+    on_file: FileNote | None = None,
 ) -> RefreshReport:
     """Bring the index up to date with the corpus directory; see the module docstring.
 
     ``full`` ignores the embedding cache (everything is re-encoded) and always builds a new
-    generation. ``encoder``/``store`` may be passed to reuse open ones. Raises
+    generation. ``encoder``/``store`` may be passed to reuse open ones. ``on_file`` is told
+    which corpus file the refresh is working on (for "stopped while on …" messages). Raises
     :class:`embeddings.lock.RefreshBusy` if another refresh holds the lock.
     """
     started = time.perf_counter()
@@ -141,7 +151,7 @@ def refresh(
             store = Store.open(settings)
         try:
             return _refresh_locked(settings, store, encoder, full, root, report, tell,
-                                   started, show_progress)
+                                   started, show_progress, on_file or (lambda name: None))
         finally:
             if own_store:
                 store.close()
@@ -149,11 +159,11 @@ def refresh(
 
 def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: bool, root: Path,
                     report: RefreshReport, tell: Progress, started: float,
-                    show_progress: bool) -> RefreshReport:
+                    show_progress: bool, on_file: FileNote) -> RefreshReport:
     from corpus.ingest import ingest
 
     tell("ingest", 0, 1)
-    report.ingest = ingest(settings, store)  # one transaction inside: all or nothing
+    report.ingest = ingest(settings, store, on_file=on_file)  # one transaction: all or nothing
     tell("ingest", 1, 1)
     checkpoint("ingested")
 
@@ -177,6 +187,7 @@ def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: b
             live = None
         if (live is not None and live.corpus_digest == digest
                 and live.fingerprint == encoder.fingerprint
+                and (root / previous / SENTENCES).is_file()  # built before sentence vectors
                 and live.kind == DenseIndex.kind_for(live.count, settings.index)):
             report.generation, report.kind, report.up_to_date = previous, live.kind, True
             report.passages = live.count
@@ -193,14 +204,28 @@ def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: b
 
     rows: list[str] = []  # dense row -> paragraph id
     texts: list[str] = []
+    files: list[str] = []  # dense row -> the article's file(s), for on_file
     for p in tqdm(paragraphs, desc="passages", unit="para", disable=not show_progress, leave=False):
+        where = ", ".join(articles[p.article_id].sources) if p.article_id in articles else p.article_id
+        if not files or files[-1] != where:
+            on_file(where)
         for piece in split_passages(p.text, encoder) or [p.text]:
             rows.append(p.id)
             texts.append(piece)
+            files.append(where)
     report.passages = len(rows)
 
     vectors = _embed(texts, encoder, EmbeddingCache.for_data_dir(settings.data_dir), full,
-                     report, tell, show_progress)
+                     report, tell, show_progress, lambda i: on_file(files[i]))
+    # Every paragraph's sentences too (retrieval evidence and answer trimming, see
+    # embeddings.sentences), through the same cache; counted apart from the passages.
+    sentence_texts, sentence_start = paragraph_sentences(paragraphs)
+    sentence_report = RefreshReport()
+    sentence_vectors = _embed(sentence_texts, encoder, EmbeddingCache.for_data_dir(settings.data_dir),
+                              full, sentence_report, tell, show_progress,
+                              lambda i: on_file(_file_of_sentence(paragraphs, articles,
+                                                                  sentence_start, i)))
+    report.sentences, report.sentences_encoded = len(sentence_texts), sentence_report.encoded
 
     report.aligned_articles = _align(store, articles, paragraphs, rows, vectors, report.ingest,
                                      full, tell)
@@ -213,6 +238,7 @@ def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: b
     dense = DenseIndex.build(vectors.reshape(-1, encoder.dimension), settings.index,
                              progress=show_progress)
     dense.save(building)
+    save_sentences(building, sentence_vectors, sentence_start)
     tell("index", 1, 3)
     checkpoint("writing")
     from embeddings.keyword import KeywordIndex
@@ -269,15 +295,27 @@ def _changed(ingest_report: Any) -> bool:
     return False
 
 
+def _file_of_sentence(paragraphs: Sequence[Paragraph], articles: dict[str, Article],
+                      start: np.ndarray, i: int) -> str:
+    """The corpus file(s) of stored sentence ``i`` (for "stopped while on …" messages)."""
+    p = paragraphs[int(np.searchsorted(start, i, side="right")) - 1]
+    return ", ".join(articles[p.article_id].sources) if p.article_id in articles else p.article_id
+
+
 def _embed(texts: Sequence[str], encoder: Any, cache: EmbeddingCache, full: bool,
-           report: RefreshReport, tell: Progress, show_progress: bool) -> np.ndarray:
-    """Vectors for ``texts``: from the cache where possible, the rest encoded (and cached)."""
+           report: RefreshReport, tell: Progress, show_progress: bool,
+           on_text: Callable[[int], None] = lambda i: None) -> np.ndarray:
+    """Vectors for ``texts``: from the cache where possible, the rest encoded (and cached).
+
+    ``on_text`` is told the index (in ``texts``) of the first text of each chunk encoded.
+    """
     dim = int(encoder.dimension)
     try:
         digests = [text_digest(t) for t in texts]
         known = {} if full else cache.get_many(digests, encoder.fingerprint, dim)
         missing = [d for d in dict.fromkeys(digests) if d not in known]
         text_of = dict(zip(digests, texts))
+        index_of = {d: i for i, d in reversed(list(enumerate(digests)))}
         report.cached = sum(1 for d in digests if d in known)
         report.encoded = len(digests) - report.cached
         log.info("embeddings: %d passages, %d cached, %d to encode", len(digests),
@@ -287,6 +325,7 @@ def _embed(texts: Sequence[str], encoder: Any, cache: EmbeddingCache, full: bool
                   disable=not show_progress or not missing, leave=False) as bar:
             for start in range(0, len(missing), _ENCODE_CHUNK):
                 chunk = missing[start:start + _ENCODE_CHUNK]
+                on_text(index_of[chunk[0]])
                 vecs = np.asarray(encoder.encode_passages([text_of[d] for d in chunk], progress=False),
                                   dtype=np.float32)
                 cache.put_many(zip(chunk, vecs), encoder.fingerprint)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import shutil
 import sys
 import textwrap
@@ -11,6 +13,8 @@ from dataclasses import asdict
 from typing import Any
 
 from dari.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -23,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--full", action="store_true",
                    help="re-encode everything (ignore the embedding cache) and rebuild")
     p.add_argument("--json", action="store_true", help="print the refresh report as JSON")
+    p.add_argument("--events", action="store_true",
+                   help="print progress as JSON lines on stdout, the report last (how the bot "
+                        "runs its refreshes in a separate process; see dari/refresh_process.py)")
+    p.add_argument("--nice", type=int, default=0, metavar="N",
+                   help="lower this process's CPU priority by N first (the bot uses 10, so "
+                        "answering questions stays fast while a refresh runs)")
     p.set_defaults(func=cmd_index)
 
     s = subparsers.add_parser("search", parents=[parent], help="ranked paragraphs for a query",
@@ -56,11 +66,48 @@ def _progress_printer() -> Any:
     return progress
 
 
-def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    """`dari index [--full]`."""
+def _emit(**event: Any) -> None:
+    """One JSON line on stdout (the ``--events`` protocol)."""
+    print(json.dumps(event, ensure_ascii=False, default=str), flush=True)
+
+
+def cmd_index_events(args: argparse.Namespace, settings: Settings) -> int:
+    """`dari index --events`: the refresh as a stream of JSON lines for a parent process.
+
+    ``{"event": "file", "file": …}`` names the corpus file being worked on, ``{"event":
+    "progress", "stage", "done", "total"}`` reports a stage, and the last line is ``{"event":
+    "done", "report": {…}}``, ``{"event": "busy", "message"}`` (another refresh holds the
+    lock; exit 1) or ``{"event": "error", "message"}`` (exit 1; the traceback is logged).
+    """
     from embeddings.lock import RefreshBusy
     from embeddings.refresh import refresh
 
+    def progress(stage: str, done: int, total: int) -> None:
+        _emit(event="progress", stage=stage, done=done, total=total)
+
+    try:
+        report = refresh(settings, full=args.full, progress=progress, show_progress=False,
+                         on_file=lambda name: _emit(event="file", file=name))
+    except RefreshBusy as exc:
+        _emit(event="busy", message=str(exc))
+        return 1
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, logged with traceback
+        log.exception("refresh failed")
+        _emit(event="error", message=f"{type(exc).__name__}: {exc}")
+        return 1
+    _emit(event="done", report=report.to_dict())
+    return 0
+
+
+def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    """`dari index [--full] [--json | --events] [--nice N]`."""
+    from embeddings.lock import RefreshBusy
+    from embeddings.refresh import refresh
+
+    if args.nice:
+        os.nice(args.nice)
+    if args.events:
+        return cmd_index_events(args, settings)
     try:
         report = refresh(settings, full=args.full)
     except RefreshBusy as exc:
