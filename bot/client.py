@@ -3,7 +3,9 @@ command sync and the optional periodic refresh.
 
 The bot never touches the index itself: everything goes through ``dari.service`` and
 every service call runs in a worker thread (``asyncio.to_thread``) to keep the gateway
-heartbeat and other users' commands responsive.
+heartbeat and other users' commands responsive. Refreshes (/reindex, /add-article, the
+periodic one) are long and CPU-bound, so they run in a separate process
+(``dari.refresh_process``): nothing long shares the interpreter with the gateway.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from discord.ext import commands, tasks
 from bot.errors import UserFacingError
 from bot.i18n import DariTranslator, interface_language, t
 from dari.config import Settings
+from dari.refresh_process import FileNote, Progress, RefreshFailed, RefreshProcess
+from embeddings.lock import RefreshBusy
 
 if TYPE_CHECKING:
     from dari.service import DariService
@@ -127,10 +131,22 @@ class DariBot(commands.Bot):
         # Guild ids commands were synced to at start (the sandbox adds its guild).
         self.sync_guild_ids: list[int] = list(settings.discord.guild_ids)
         self.synced = asyncio.Event()
-        # Periodic refresh bookkeeping: runs so far, an event set after each, the job in flight.
+        # Refreshes run in child processes started (and, at close, stopped) by this.
+        self.refresher = RefreshProcess(settings)
+        # Periodic refresh bookkeeping: runs so far, an event set after each.
         self.periodic_runs = 0
         self.periodic_done = asyncio.Event()
-        self._refresh_job: asyncio.Future[Any] | None = None
+
+    async def refresh_index(self, full: bool = False, progress: Progress | None = None,
+                            on_file: FileNote | None = None) -> Any:
+        """Refresh the index in a separate process, then serve the new generation.
+
+        Returns the ``RefreshReport``; raises ``RefreshBusy``, ``RefreshTimedOut`` or
+        ``RefreshFailed`` (``dari.refresh_process``). The old generation answers meanwhile.
+        """
+        report = await self.refresher.run(full, progress, on_file)
+        await asyncio.to_thread(self.service.reload)
+        return report
 
     async def setup_hook(self) -> None:
         """Load the cogs, set the translator, sync commands to the configured guilds."""
@@ -169,18 +185,14 @@ class DariBot(commands.Bot):
     @tasks.loop(minutes=60)
     async def periodic_refresh(self) -> None:
         """Pick up changed corpus files; the interval comes from [discord].refresh_minutes."""
-        from embeddings.lock import RefreshBusy
-
-        job = asyncio.ensure_future(asyncio.to_thread(self.service.refresh, False, None))
-        self._refresh_job = job
         try:
-            # Shielded: cancelling the loop (shutdown) must not orphan the refresh thread
-            # silently; close() waits for it instead.
-            report = await asyncio.shield(job)
-            log.info("periodic refresh done: %s", report.summary() if hasattr(report, "summary")
-                     else report)
+            # Cancelled at shutdown: the refresh process is then killed (safe at any point).
+            report = await self.refresh_index(False)
+            log.info("periodic refresh done: %s", report.summary())
         except RefreshBusy:
             log.info("periodic refresh skipped: another refresh is running")
+        except RefreshFailed as exc:
+            log.error("periodic refresh failed: %s; the previous index keeps answering", exc)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -199,10 +211,9 @@ class DariBot(commands.Bot):
     async def close(self) -> None:
         if self.periodic_refresh.is_running():
             self.periodic_refresh.cancel()
-        job = self._refresh_job
-        if job is not None and not job.done():
-            log.info("waiting for the running periodic refresh to finish before closing")
-            await asyncio.wait({job})
+        # A refresh still running is killed, not waited for: it is crash-safe (the index
+        # being served stays as it is) and its encoded vectors are already cached.
+        await self.refresher.stop()
         await super().close()
 
 

@@ -95,6 +95,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A refresh is already running; the current index keeps answering. Try again when it ends.",
         "ko": "이미 색인을 갱신하고 있습니다. 기존 색인이 계속 답합니다. 끝난 뒤 다시 시도해 주세요.",
     },
+    "reindex.timeout": {
+        "en": "The refresh was stopped after {minutes} minutes (`[index].max_refresh_minutes`) "
+              "while working on “{file}”; the previous index keeps answering.",
+        "ko": "색인 갱신이 {minutes}분을 넘어 중단되었습니다 (`[index].max_refresh_minutes`). "
+              "처리 중이던 파일: “{file}”. 기존 색인이 계속 답합니다.",
+    },
+    "reindex.failed": {
+        "en": "The refresh did not finish ({reason}); the previous index keeps answering.",
+        "ko": "색인 갱신이 끝나지 못했습니다 ({reason}). 기존 색인이 계속 답합니다.",
+    },
     "reindex.done": {
         "en": "Index refreshed in {seconds:.1f} s: {summary}",
         "ko": "색인 갱신 완료 ({seconds:.1f}초): {summary}",
@@ -120,8 +130,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ko": "`.txt` 또는 `.md` 기사 파일만 추가할 수 있습니다 (받은 파일: “{name}”).",
     },
     "add.too_big": {
-        "en": "The file is {size} bytes; the limit is {max} bytes.",
-        "ko": "파일 크기가 {size}바이트입니다. 최대 {max}바이트까지 가능합니다.",
+        "en": "The file “{name}” was not added: it is {size} KB; the limit is {max} KB "
+              "(`[discord].max_upload_kb`).",
+        "ko": "“{name}” 파일을 추가하지 않았습니다: 크기가 {size} KB입니다. 최대 {max} KB까지 "
+              "가능합니다 (`[discord].max_upload_kb`).",
+    },
+    "add.not_indexed": {
+        "en": "The file “{name}” was not added: {reason}",
+        "ko": "“{name}” 파일을 추가하지 않았습니다: {reason}",
     },
     "add.invalid": {
         "en": "The file “{name}” was not added: {reason}",

@@ -1,6 +1,7 @@
 """The facade the bot and the CLI use: search, ask, articles, refresh, status.
 
-Everything here blocks (the bot calls it through ``asyncio.to_thread``). The live
+Everything here blocks (the bot calls it through ``asyncio.to_thread``; the bot's refreshes
+run in a separate process, see ``dari.refresh_process``, and end with :meth:`reload`). The live
 :class:`Retriever` is an immutable object behind one reference: a refresh builds the new
 generation while queries keep using the old Retriever, then the reference is replaced under
 a lock, so a query sees either the old or the new generation, never a mix. If another
@@ -106,6 +107,13 @@ class DariService:
     def retriever(self) -> Any:
         """The live Retriever (raises :class:`NoIndex` if none has been built)."""
         return self._reload_if_changed()
+
+    def reload(self) -> None:
+        """Load the live generation now if ``CURRENT`` changed (another process refreshed).
+
+        Queries reload by themselves; this makes the first answer after a refresh fast.
+        """
+        self._reload_if_changed()
 
     def ensure_index(self, progress: Progress | None = None) -> None:
         """Build the index if there is none yet (first start of `make run` or the sandbox)."""

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import secrets
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -101,6 +102,10 @@ class Gateway:
         self.sockets: set[web.WebSocketResponse] = set()
         self.identifies = 0
         self.heartbeats = 0
+        self.heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS
+        # time.monotonic() of every heartbeat received: a blocked client event loop shows
+        # as a gap much longer than the interval.
+        self.heartbeat_times: list[float] = []
         # Query of every gateway connection (v, encoding, compress), for assertions.
         self.connections: list[dict[str, str]] = []
         # Cleared by hold(): new connections wait, so a test can make events pile up
@@ -189,7 +194,8 @@ class Gateway:
                 return ws
             await self._open.wait()
             conn = Connection(ws, compress=compress == "zlib-stream")
-            await conn.send({"op": HELLO, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}, "s": None, "t": None})
+            await conn.send({"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms},
+                             "s": None, "t": None})
             session: Session | None = None
             async for msg in ws:
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
@@ -219,6 +225,7 @@ class Gateway:
         data = packet.get("d")
         if op == HEARTBEAT:
             self.heartbeats += 1
+            self.heartbeat_times.append(time.monotonic())
             await conn.send({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
         elif op == IDENTIFY:
             return await self._identify(conn, data or {})

@@ -35,14 +35,21 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
     """
 
     def __init__(self, token: str = "emulator-token", *, host: str = "127.0.0.1", port: int = 0,
-                 interaction_ack_seconds: float = 3.0) -> None:
+                 interaction_ack_seconds: float = 3.0,
+                 heartbeat_interval_ms: int | None = None) -> None:
         self.host, self._port = host, port
         self.state = State(token=token)
         self.gateway = Gateway(self)
         self.requests: list[RecordedRequest] = []
+        # File names of attachments fetched from /attachments/… (outside the REST log).
+        self.attachment_downloads: list[str] = []
         self.interactions: dict[int, Interaction] = {}
         # Discord forgets an interaction not acknowledged within 3 s (error 10062).
         self.interaction_ack_seconds = interaction_ack_seconds
+        # Discord asks for a heartbeat every 41.25 s; a test of event-loop liveness asks
+        # for one every fraction of a second and checks the gaps (gateway.heartbeat_times).
+        if heartbeat_interval_ms is not None:
+            self.gateway.heartbeat_interval_ms = heartbeat_interval_ms
         self.bot_ready = asyncio.Event()
         self.commands_synced = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -248,6 +255,7 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         att = self.state.attachments.get(int(request.match_info["attachment_id"]))
         if att is None or not att.url.endswith("/" + request.match_info["filename"]):
             return json_response({"code": 0, "message": "404: Not Found"}, status=404)
+        self.attachment_downloads.append(request.match_info["filename"])
         return web.Response(body=att.data, content_type=att.content_type.split(";")[0])
 
     async def _get_gateway(self, request: web.Request) -> web.Response:

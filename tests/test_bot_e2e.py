@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import threading
 from pathlib import Path
 
 
@@ -328,60 +327,6 @@ async def test_admin_role_from_config_and_status(discord_emulator, bot_service):
         assert re.search(r"English \d+ · Korean \d+", fields["Paragraphs"])
         assert "e5" in fields["Model"]
         assert fields["Last refresh"] != "never" and fields["Duration"].endswith(" s")
-
-
-REINDEX_PROBE = """+++
-id = "suwon-fortress-night-walks"
-title = "Night Walks Along Suwon's Fortress Walls"
-outlet = "Test Post"
-published = 2024-09-14
-+++
-
-Suwon has lit the Hwaseong Fortress walls for night walks, and guides now lead tours that end at the Paldalmun gate.
-"""
-
-
-async def test_reindex_old_index_answers_meanwhile_and_second_is_refused(discord_emulator, bot_service):
-    emu = discord_emulator
-    async with dari_bot(emu, bot_service) as bot:
-        admin = emu.add_user("root", admin=True)
-        started, release = threading.Event(), threading.Event()
-
-        def hold(stage: str, done: int, total: int) -> None:
-            # Runs in the refresh thread: hold the refresh open at its first step.
-            if stage == "ingest" and done == 0:
-                started.set()
-                release.wait(120)
-
-        bot.get_cog("AdminCog").progress_observers.append(hold)
-        # A new file, so the refresh builds and swaps in a new generation (incremental:
-        # only this article is encoded, which keeps the test quick).
-        corpus = Path(bot_service.settings.corpus_dir)
-        (corpus / "reindex_probe.md").write_text(REINDEX_PROBE, encoding="utf-8")
-        try:
-            reindex = await emu.invoke_command(admin, "reindex", {"full": False})
-            assert await asyncio.to_thread(started.wait, 60)
-            await reindex.wait_for(lambda i: "ingest 0/1" in i.content, timeout=30,
-                                   what="a progress edit")
-            # Meanwhile another user's question is answered from the old index.
-            inter = await ask(emu, emu.add_user("olive"), "Why are Jeju tangerine farmers planting mangoes?")
-            assert inter.embeds and "Jeju" in embed_text(inter.visible_messages[0])
-            # A second refresh is refused politely, without waiting.
-            second = await emu.invoke_command(admin, "reindex", {})
-            await second.wait_done(timeout=30)
-            assert second.ephemeral and second.visible_messages[-1]["content"] == t("reindex.busy", "en")
-            assert "Index refreshed" not in reindex.content
-        finally:
-            release.set()
-        await reindex.wait_for(lambda i: i.content.startswith("Index refreshed"), timeout=180,
-                               what="the refresh to finish")
-        assert reindex.ephemeral and "articles" in reindex.content
-        assert "1 newly encoded" in reindex.content
-        stages = [e.message["content"] for e in reindex.edits if e.message]
-        assert stages[0] == t("reindex.start", "en") and any("ingest" in s for s in stages)
-        choices = await emu.autocomplete(admin, "source", "article", "Suwon")
-        assert [c["value"] for c in choices] == ["suwon-fortress-night-walks"]
-        assert assert_no_mentions_anywhere(emu) >= 5  # edits and followups included
 
 
 async def test_add_article_good_bad_and_traversal(discord_emulator, bot_service):

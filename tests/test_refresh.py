@@ -1,6 +1,7 @@
 """Incremental refresh, model mismatch, and SIGKILL at every stage of a real refresh.
 
-Real encoder, real FAISS, real SQLite, the real `dari index` CLI in subprocesses.
+Real encoder, real FAISS, real SQLite, the real `dari index` CLI in subprocesses: the kill
+test runs exactly the refresh process the bot starts (``dari.refresh_process``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from corpus.store import Store
+from dari.refresh_process import refresh_command
 from embeddings.lock import RefreshBusy, RefreshLock
 from embeddings.manifest import IndexMismatch, Manifest, index_root, read_current
 from embeddings.refresh import CHECKPOINTS, refresh
@@ -29,9 +32,9 @@ from tests.index_support import (
     make_corpus,
     run_dari,
     settings_for,
-    start_dari,
     warm_cache,  # noqa: F401 - fixture
 )
+from tests.conftest import REPO
 
 OLD_SENTENCE = "many are replacing their orchards with mango and banana trees"
 NEW_SENTENCE = "many are replacing their orchards with persimmon and kiwi vines"
@@ -175,12 +178,18 @@ def test_refresh_killed_at_any_point_leaves_the_old_index_working(
     assert "aligned" in CHECKPOINTS
     for point in points:
         marker = tmp_path / f"paused-{point}"
-        proc = start_dari(settings, "index", env={"DARI_TEST_PAUSE_AT": point,
-                                                  "DARI_TEST_PAUSE_FILE": str(marker)})
+        # The bot's refresh process: `dari index --events --nice 10` on the same settings.
+        proc = subprocess.Popen(
+            refresh_command(settings), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "DARI_TEST_PAUSE_AT": point,
+                            "DARI_TEST_PAUSE_FILE": str(marker)})
         _wait_for(marker, proc)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
+        out, _ = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
+        events = [json.loads(line) for line in out.splitlines()]
+        assert events and events[0] == {"event": "progress", "stage": "ingest", "done": 0, "total": 1}
+        assert not any(e["event"] == "done" for e in events)  # it never reported a result
 
         live = read_current(root)
         expected_new = point == "swapped"  # killed after the swap: the new one is live

@@ -1,17 +1,17 @@
 """Admin commands: ``/reindex [full]``, ``/status`` and ``/add-article file``.
 
 Rights are checked in code (Manage Server or a configured admin role); the commands'
-``default_permissions`` only hides them from other users in Discord's client.
+``default_permissions`` only hides them from other users in Discord's client. Refreshes run
+in a separate process (``DariBot.refresh_index``); the reply is edited with its progress.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from pathlib import PurePath
 from collections.abc import Callable
+from pathlib import Path, PurePath
 from typing import Any
 
 import discord
@@ -24,6 +24,9 @@ from bot.errors import UserFacingError
 from bot.format import EMBED_COLOUR, Page, cut, escape
 from bot.i18n import Lang, cmd, t
 from bot.send import defer, edit_text, send_pages
+from corpus.parse import CorpusFileError
+from corpus.upload import safe_filename, save_upload
+from dari.refresh_process import RefreshFailed, RefreshTimedOut
 from embeddings.lock import RefreshBusy
 
 log = logging.getLogger(__name__)
@@ -35,27 +38,33 @@ PROGRESS_EDIT_SECONDS = 1.0
 
 
 class RefreshProgress:
-    """Latest progress of a refresh, written by the worker thread, read by the event loop."""
+    """Latest progress of a refresh process, as it reports it; read by the edit loop."""
 
     def __init__(self, observers: list[Progress] | None = None) -> None:
         self._observers = list(observers or [])
-        self._lock = threading.Lock()
         self.stage = ""
         self.done = 0
         self.total = 0
+        self.file: str | None = None
         self.version = 0
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        # Called from the refresh thread: only store numbers, never touch discord here.
-        with self._lock:
-            self.stage, self.done, self.total = stage, done, total
-            self.version += 1
+        # Called on the event loop as the refresh process reports: only store numbers.
+        self.stage, self.done, self.total = stage, done, total
+        self.version += 1
         for observer in self._observers:
             observer(stage, done, total)
 
-    def snapshot(self) -> tuple[int, str, int, int]:
-        with self._lock:
-            return self.version, self.stage, self.done, self.total
+    def note_file(self, name: str) -> None:
+        """The corpus file the refresh is working on now."""
+        self.file = name
+
+    def text(self, lang: Lang) -> str:
+        """The progress line for the reply."""
+        line = t("reindex.progress", lang, stage=self.stage, done=self.done, total=self.total)
+        if self.file:
+            line += " · " + escape(cut(self.file, 200))
+        return line
 
 
 def report_summary(report: Any, lang: Lang) -> str:
@@ -78,36 +87,46 @@ class AdminCog(commands.Cog):
 
     def __init__(self, bot: DariBot) -> None:
         self.bot = bot
-        # Extra receivers of refresh progress, called in the refresh thread (monitoring;
-        # the tests use one to hold a refresh open at a known stage).
+        # Extra receivers of refresh progress, called on the event loop as the refresh
+        # process reports (monitoring); they must not block.
         self.progress_observers: list[Progress] = []
 
     async def run_refresh(self, interaction: discord.Interaction, full: bool,
                           lang: Lang) -> tuple[Any, float]:
-        """Refresh in a worker thread, editing the reply with progress until it ends.
+        """Refresh in a separate process, editing the reply with progress until it ends.
 
-        The old index answers other users meanwhile (the service swaps at the end).
-        Raises :class:`UserFacingError` ``reindex.busy`` if a refresh is already running.
+        The old index answers other users meanwhile (the new one is served once it is
+        live). Raises :class:`UserFacingError`: ``reindex.busy`` if a refresh is already
+        running, ``reindex.timeout`` past ``[index].max_refresh_minutes`` (naming the file
+        it was on), ``reindex.failed`` if the process failed or was killed.
         """
         progress = RefreshProgress(self.progress_observers)
         started = time.monotonic()
-        job = asyncio.create_task(asyncio.to_thread(self.bot.service.refresh, full, progress))
+        job = asyncio.create_task(self.bot.refresh_index(full, progress, progress.note_file))
         shown = -1
-        while not job.done():
-            await asyncio.wait({job}, timeout=PROGRESS_EDIT_SECONDS)
-            version, stage, done, total = progress.snapshot()
-            if job.done() or version == shown or version == 0:
-                continue
-            shown = version
-            try:
-                await edit_text(interaction, t("reindex.progress", lang, stage=stage, done=done,
-                                               total=total))
-            except discord.HTTPException:
-                log.debug("progress edit failed", exc_info=True)
+        try:
+            while not job.done():
+                await asyncio.wait({job}, timeout=PROGRESS_EDIT_SECONDS)
+                if job.done() or progress.version in (shown, 0):
+                    continue
+                shown = progress.version
+                try:
+                    await edit_text(interaction, cut(progress.text(lang), 1900))
+                except discord.HTTPException:
+                    log.debug("progress edit failed", exc_info=True)
+        finally:
+            if not job.done():
+                job.cancel()  # this command was cancelled: the refresh process is killed
         try:
             report = job.result()
         except RefreshBusy:
             raise UserFacingError("reindex.busy") from None
+        except RefreshTimedOut as exc:
+            raise UserFacingError("reindex.timeout", log_as_warning=True, minutes=f"{exc.minutes:g}",
+                                  file=escape(cut(exc.file or "?", 200))) from None
+        except RefreshFailed as exc:
+            log.error("refresh (full=%s) by %s failed: %s", full, interaction.user, exc)
+            raise UserFacingError("reindex.failed", reason=escape(cut(str(exc), 300))) from None
         log.info("refresh (full=%s) by %s done in %.1fs: %s", full, interaction.user,
                  time.monotonic() - started, report)
         return report, report_seconds(report, started)
@@ -157,10 +176,13 @@ class AdminCog(commands.Cog):
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
     async def add_article(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
-        """/add-article: validate an uploaded article, save it under a safe name, index it."""
-        from corpus.parse import CorpusFileError
-        from corpus.upload import save_upload
+        """/add-article: validate an uploaded article, save it under a safe name, index it.
 
+        Too large (``[discord].max_upload_kb``) is refused before downloading; unreadable or
+        past the ``[corpus]`` paragraph limits before saving; and if its refresh fails or
+        runs over its time limit, the file is removed again: a refused upload never stays
+        in the corpus to stall the next refresh.
+        """
         lang = language_of(interaction)
         require_admin(interaction, self.bot.settings.discord)
         settings = self.bot.settings
@@ -168,16 +190,20 @@ class AdminCog(commands.Cog):
         suffix = PurePath(file.filename).suffix.lower()
         if suffix not in {e.lower() for e in settings.corpus.extensions}:
             raise UserFacingError("add.bad_type", name=shown_name)
-        max_bytes = int(settings.corpus.max_file_mb * 1024 * 1024)
+        max_kb = settings.discord.max_upload_kb
         # Refuse before downloading: the attachment's size is known from the payload.
-        if file.size > max_bytes:
-            raise UserFacingError("add.too_big", size=file.size, max=max_bytes)
+        if file.size > max_kb * 1024:
+            raise UserFacingError("add.too_big", name=shown_name, size=f"{file.size / 1024:,.0f}",
+                                  max=f"{max_kb:,}")
         await defer(interaction, ephemeral=True)
         data = await file.read()
         try:
+            target = Path(settings.corpus_dir) / safe_filename(file.filename)
+            existed = target.exists()
             path = await asyncio.to_thread(
-                save_upload, settings.corpus_dir, file.filename, data, max_bytes
-            )
+                save_upload, settings.corpus_dir, file.filename, data, max_kb * 1024,
+                max_paragraph_chars=settings.corpus.max_paragraph_chars,
+                max_paragraphs=settings.corpus.max_paragraphs)
         except CorpusFileError as exc:
             log.info("upload %r by %s refused: %s", file.filename, interaction.user, exc.reason)
             raise UserFacingError("add.invalid", name=shown_name, reason=escape(exc.reason)) from None
@@ -187,6 +213,13 @@ class AdminCog(commands.Cog):
         except UserFacingError as exc:
             if exc.key == "reindex.busy":
                 raise UserFacingError("add.saved_busy", name=escape(path.name)) from None
+            if not existed:
+                # Not indexed: take it out again, so the next refresh does not retry it.
+                path.unlink(missing_ok=True)
+                log.warning("upload %s removed again: its refresh did not finish (%s)",
+                            path, exc.key)
+                raise UserFacingError("add.not_indexed", name=escape(path.name),
+                                      reason=t(exc.key, lang, **exc.values)) from None
             raise
         await edit_text(interaction, cut(t("add.saved", lang, name=escape(path.name),
                                            summary=report_summary(report, lang)), 1900))
