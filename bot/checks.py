@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
 import time
 import unicodedata
+from typing import Any
 
 import discord
+from discord import app_commands
 
 from bot.errors import UserFacingError
 from dari.config import DiscordConfig
@@ -46,6 +49,26 @@ def meaningful(text: str) -> bool:
     # Custom emoji like <:name:123> carry letters but no question.
     stripped = re.sub(r"<a?:\w+:\d+>", " ", text)
     return any(unicodedata.category(c)[0] in ("L", "N") for c in stripped)
+
+
+# Discord's largest max_length for a string option.
+OPTION_MAX_LENGTH = 6000
+
+
+def declare_max_length(command: app_commands.Command[Any, ..., Any], option: str,
+                       max_length: int) -> None:
+    """Declare ``max_length`` on a string option, so Discord's client enforces it too.
+
+    The limit comes from the settings, known only when the cog is built, while discord.py
+    fixes option schemas at class definition; this replaces the option's parameter in the
+    cog's own copy of the command (the class-level one is untouched). Call it in the cog's
+    ``__init__``, before commands are synced. The check in code stays (messages, clients
+    that ignore the schema).
+    """
+    params = command._params  # noqa: SLF001 - discord.py has no public setter for this
+    limit = max(1, min(max_length, OPTION_MAX_LENGTH))
+    # For string options discord.py sends max_value as max_length.
+    params[option] = dataclasses.replace(params[option], max_value=limit)
 
 
 def validate_question(text: str, max_chars: int) -> str:

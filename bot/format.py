@@ -8,7 +8,8 @@ boundaries, so a reply never breaks words or markdown and never pings anyone.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import discord
@@ -27,11 +28,17 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 EMBEDS_PER_MESSAGE = 10
 FIELDS_PER_EMBED = 25
+THREAD_NAME_LIMIT = 100
 
 ELLIPSIS = "…"
 # Sentence ends in English and Korean (Korean sentences usually end in 다./요. etc.).
 _SENTENCE_END = re.compile(r"[.!?。？！…\"”’)\]]\s")
 EMBED_COLOUR = discord.Colour.from_rgb(0x3B, 0x6E, 0xA5)
+# Terminal escape sequences (CSI like ESC[31m, OSC like ESC]0;title BEL, and 2-byte ones).
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
+# Discord mention syntax: users, roles, channels, slash commands, custom emoji, timestamps.
+_MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|</([\w\- ]+):\d+>|<a?:(\w+):\d+>|<t:(-?\d+)(?::\w)?>")
+_PLAIN_MENTION = {"<@&": "@role", "<@": "@user", "<#": "#channel"}
 
 
 @dataclass
@@ -69,6 +76,51 @@ def cut(text: str, limit: int, *, suffix: str = ELLIPSIS, prefer_sentence: bool 
     if at <= 0:
         at = room
     return head[:at].rstrip() + suffix
+
+
+def _plain_mention(match: re.Match[str], names: Mapping[str, str]) -> str:
+    token = match.group(0)
+    if token in names:
+        return names[token]
+    if match.group(1):
+        return "/" + match.group(1)  # </command:id>
+    if match.group(2):
+        return ":" + match.group(2) + ":"  # <:emoji:id>
+    if match.group(3):
+        return "(time)"  # a timestamp; how it reads depends on the reader's clock
+    for prefix, plain in _PLAIN_MENTION.items():
+        if token.startswith(prefix):
+            return plain
+    return token  # pragma: no cover - the pattern has no other alternatives
+
+
+def _visible(text: str) -> str:
+    """``text`` without terminal escapes and control, format (bidi override, zero-width)
+    and surrogate characters; line breaks and other separators become spaces."""
+    text = _ANSI.sub("", text)
+    out = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Zl", "Zp") or ch in "\t\n\r\v\f":
+            out.append(" ")
+        elif category not in ("Cc", "Cf", "Cs"):
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def thread_name(question: str, names: Mapping[str, str] | None = None) -> str:
+    """A thread name made from a question: plain, safe and within Discord's 100 characters.
+
+    Mention syntax reads as plain text (``<@&123>`` -> ``@moderators`` from ``names``, or
+    ``@role``); ``@everyone``/``@here`` are defused like quoted text; terminal escapes,
+    control and bidi-override characters are removed (a name cannot reorder or hide the
+    text around it); whitespace is collapsed; cut at a word boundary.
+    """
+    names = {k: _visible(v) for k, v in (names or {}).items()}
+    text = _MENTION.sub(lambda m: _plain_mention(m, names), question)
+    text = _visible(text)
+    text = re.sub(r"@(everyone|here)\b", "@\u200b\\1", text)
+    return cut(text, THREAD_NAME_LIMIT) or "question"
 
 
 def escaped_cut(text: str, limit: int, *, prefer_sentence: bool = True) -> str:

@@ -46,6 +46,7 @@ GUILD_TEXT = 0
 PUBLIC_THREAD = 11
 
 _MENTION = re.compile(r"<@!?(\d+)>")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
 _UNSAFE_URL_CHARS = re.compile(r"[^A-Za-z0-9._-]|^\.+")
 
 
@@ -329,6 +330,9 @@ class State:
             user = self.users.get(int(uid))
             if user is not None and ("users" in parse or uid in allowed_users or allowed is None):
                 mentions.append(user.payload())
+        allowed_roles = set() if allowed is None else {str(r) for r in allowed.get("roles", [])}
+        mention_roles = [rid for rid in dict.fromkeys(_ROLE_MENTION.findall(content))
+                         if int(rid) in self.roles and ("roles" in parse or rid in allowed_roles)]
         mention_everyone = ("@everyone" in content or "@here" in content) and "everyone" in parse
         message: dict[str, Any] = {
             "id": str(self.ids.next()),
@@ -342,7 +346,7 @@ class State:
             "tts": bool(body.get("tts", False)),
             "mention_everyone": mention_everyone,
             "mentions": mentions,
-            "mention_roles": [],
+            "mention_roles": mention_roles,
             "attachments": [a.payload() for a in attachments or []],
             "embeds": copy.deepcopy(body.get("embeds") or []),
             "reactions": [],

@@ -12,9 +12,11 @@ import logging
 import re
 from pathlib import Path
 
+import pytest
 
 from bot.format import escape
 from bot.i18n import t
+from emulator.driver import DriverError
 from emulator.server import DiscordEmulator
 from emulator.state import EPHEMERAL
 from tests.bot_support import (
@@ -188,9 +190,11 @@ async def test_everyone_in_question_pings_nobody(discord_emulator, bot_service):
         user = emu.add_user("mallory")
         role = emu.add_role("staff")
         general = emu.channel_id("general")
-        await emu.send_message(general, user, f"@everyone <@&{role.id}> what do Jeju tangerine farmers plant now?",
-                               mentions_bot=True)
+        await emu.send_message(general, user, f"@everyone <@&{role.id}> what do Jeju tangerine farmers "
+                                              "plant now?\u202e\x1b[31m!", mentions_bot=True)
         await emu.wait_for_message(lambda m: m.get("embeds"), timeout=ANSWER_TIMEOUT)
+        # The thread name shows the mentions as plain text, defused, without control characters.
+        assert emu.threads[-1]["name"] == "@\u200beveryone @staff what do Jeju tangerine farmers plant now?!"
         inter = await ask(emu, emu.add_user("trent"),
                           f"@everyone <@&{role.id}> @here lighthouse keepers of Ulleungdo?")
         # The long article's title contains "@everyone": quoted, it must be defused.
@@ -285,12 +289,23 @@ async def test_question_checks_and_cooldown(discord_emulator, bot_service):
     emu = discord_emulator
     async with dari_bot(emu, bot_service):
         user = emu.add_user("kim")
-        inter = await ask(emu, user, "x" * 301)
-        assert inter.ephemeral and inter.content == t("question.too_long", "en", n=301, max=300)
+        # /ask and /search declare max_length from [discord].max_question_chars, so Discord's
+        # client (here the driver) refuses a longer question before the bot sees it.
+        for name, option in (("ask", "question"), ("search", "query")):
+            schema = {o["name"]: o for o in emu.command(name)["options"]}
+            assert schema[option]["max_length"] == 300
+        with pytest.raises(DriverError, match="at most 300 characters"):
+            await emu.invoke_command(user, "ask", {"question": "x" * 301})
+        # Messages have no schema: the bot's own check answers them.
+        channel = emu.channel_id("questions")
+        await emu.send_message(channel, user, "x" * 301)
+        note = await emu.wait_for_message(timeout=ANSWER_TIMEOUT)
+        assert note["content"] == t("question.too_long", "en", n=301, max=300)
         inter = await ask(emu, user, "   😀 ")
         assert inter.ephemeral and inter.content == t("question.empty", "en")
-        inter = await ask(emu, emu.add_user("yuna"), "감귤" * 151)  # Korean question: Korean reply
-        assert inter.ephemeral and inter.content == t("question.too_long", "ko", n=302, max=300)
+        await emu.send_message(channel, emu.add_user("yuna"), "감귤" * 151)  # Korean: Korean reply
+        note = await emu.wait_for_message(timeout=ANSWER_TIMEOUT)
+        assert note["content"] == t("question.too_long", "ko", n=302, max=300)
         inter = await ask(emu, user, "Why are Jeju tangerines getting sour?")
         assert inter.embeds
         inter = await ask(emu, user, "And what about mangoes?")

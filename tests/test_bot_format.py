@@ -22,6 +22,7 @@ from bot.format import (
     render_answer,
     render_passage,
     render_search,
+    thread_name,
 )
 from bot.i18n import MESSAGES, interface_language, t
 from corpus.models import Article, Paragraph
@@ -190,3 +191,32 @@ def test_question_validation_and_cooldown() -> None:
     with pytest.raises(UserFacingError):
         cd.check(1)
     assert Cooldown(0).hit(1) == 0 and Cooldown(0).hit(1) == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "names", "expected"),
+    [
+        # Mentions read as plain text; @everyone/@here are defused like quoted text.
+        ("@everyone <@&123456789012345678> why are tangerines sour?",
+         {"<@&123456789012345678>": "@staff"}, "@\u200beveryone @staff why are tangerines sour?"),
+        ("<@&99> <@42> <@!42> <#7> </ask:5> <:blob:8> <t:1700000000:R> @here now",
+         {}, "@role @user @user #channel /ask :blob: (time) @\u200bhere now"),
+        # Bidi overrides and isolates cannot reorder the name; NUL and ANSI escapes vanish.
+        ("price \u202eredro\u202c and \u2066x\u2069 \x00nul \x1b[31mred\x1b[0m \x1b]0;title\x07ok",
+         {}, "price redro and x nul red ok"),
+        # A display name brings no control characters in either.
+        ("<@42> asks", {"<@42>": "@mi\u202ena\x07"}, "@mina asks"),
+        ("line\none\r\ntwo\u2028three\tfour", {}, "line one two three four"),
+        ("\u200b\x1b[2J\u202e", {}, "question"),
+    ],
+)
+def test_thread_names_are_plain_and_safe(question: str, names: dict[str, str], expected: str) -> None:
+    assert thread_name(question, names) == expected
+
+
+def test_thread_names_are_cut_to_discords_100_at_a_word() -> None:
+    name = thread_name("\u202e" + "word " * 60 + "\x00")
+    assert len(name) <= 100 and name.endswith("…") and "word wor…" not in name
+    assert thread_name("가" * 300) == "가" * 98 + "…"  # no space to cut at: cut mid-run
+    for ch in name:
+        assert not (ch.isspace() and ch != " ")

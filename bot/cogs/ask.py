@@ -11,17 +11,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import Cooldown, validate_question
+from bot.checks import Cooldown, declare_max_length, validate_question
 from bot.client import DariBot, language_of
 from bot.errors import UserFacingError
-from bot.format import cut, render_answer
+from bot.format import render_answer, thread_name
 from bot.i18n import cmd, interface_language, t
 from bot.send import NO_MENTIONS, defer, send_pages, send_to_channel
 
 log = logging.getLogger(__name__)
-
-THREAD_NAME_LIMIT = 100
-
 
 class AskCog(commands.Cog):
     """Answers questions by quoting the passages that answer them."""
@@ -30,6 +27,7 @@ class AskCog(commands.Cog):
         self.bot = bot
         # One cooldown for both ways of asking: it limits a user, not a command.
         self.cooldown = Cooldown(bot.settings.discord.cooldown_seconds)
+        declare_max_length(self.ask, "question", bot.settings.discord.max_question_chars)
 
     @app_commands.command(name=cmd("ask.name"), description=cmd("ask.desc"))
     @app_commands.rename(question=cmd("ask.question.name"))
@@ -110,7 +108,7 @@ class AskCog(commands.Cog):
             return channel
         try:
             return await message.create_thread(
-                name=cut(question, THREAD_NAME_LIMIT) or "question",
+                name=thread_name(question, mention_names(message)),
                 auto_archive_duration=1440,
             )
         except discord.HTTPException:
@@ -118,6 +116,18 @@ class AskCog(commands.Cog):
             log.warning("could not open a thread in channel %s; answering there", channel.id,
                         exc_info=True)
             return channel
+
+
+def mention_names(message: discord.Message) -> dict[str, str]:
+    """How each mention in ``message`` reads as plain text: ``<@123>`` -> ``@mina`` etc."""
+    names: dict[str, str] = {}
+    for user in message.mentions:
+        names[f"<@{user.id}>"] = names[f"<@!{user.id}>"] = "@" + user.display_name
+    for role in message.role_mentions:
+        names[f"<@&{role.id}>"] = "@" + role.name
+    for channel in message.channel_mentions:
+        names[f"<#{channel.id}>"] = "#" + getattr(channel, "name", "channel")
+    return names
 
 
 async def setup(bot: DariBot) -> None:

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import validate_question
+from bot.checks import declare_max_length, validate_question
 from bot.client import DariBot, language_of
 from bot.errors import UserFacingError
 from bot.format import Page, cut, escape, language_name, render_passage, render_search, render_source
@@ -43,6 +43,7 @@ class LookupCog(commands.Cog):
 
     def __init__(self, bot: DariBot) -> None:
         self.bot = bot
+        declare_max_length(self.search, "query", bot.settings.discord.max_question_chars)
 
     async def article_autocomplete(
         self, interaction: discord.Interaction, current: str
