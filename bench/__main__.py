@@ -20,7 +20,7 @@ log = logging.getLogger("bench")
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bench import ask, encode
+    from bench import ask, encode, split
 
     started = time.perf_counter()
     results: dict[str, object] = {
@@ -50,6 +50,11 @@ def main() -> int:
     for key, value in asks.items():
         if key != "sizes":
             results[key] = value
+
+    print("== passage splitting of giant paragraphs: seconds per MB (flat = linear) ==", flush=True)
+    splits = split.run()
+    results.update(splits)
+    split.print_table(splits)
     results["total_seconds"] = round(time.perf_counter() - started, 1)
     out = Path(os.environ.get("BENCH_JSON", "bench-results.json"))
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

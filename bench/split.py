@@ -75,9 +75,34 @@ def run(sizes_mb: tuple[int, ...] = SIZES_MB, encoder: Any | None = None) -> dic
     return {"split": rows}
 
 
+def print_table(results: dict[str, Any]) -> None:
+    """One line per shape: seconds and seconds per MB at each size."""
+    for shape, row in results["split"].items():
+        cells = "  ".join(f"{size}: {v['seconds']:.1f} s ({v['seconds_per_mb']:.2f} s/MB)"
+                          for size, v in row.items())
+        print(f"  {shape:>9}: {cells}", flush=True)
+
+
+def main() -> int:
+    """`python -m bench.split [MB ...]`: this benchmark alone, figures as JSON on stdout."""
+    import json
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    sizes = tuple(int(a) for a in sys.argv[1:]) or SIZES_MB
+    results = run(sizes)
+    print_table(results)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
 def _encoder() -> Any:
     # The project's settings and model, as bench.encode uses them.
     from dari.config import load_settings
     from embeddings.encoder import Encoder
 
     return Encoder.from_settings(load_settings(None, check_corpus=False))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
