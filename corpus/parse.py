@@ -33,6 +33,10 @@ class CorpusFileError(ValueError):
         self.name = name
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Picklable with both fields (an upload is validated in another process).
+        return (type(self), (self.name, self.reason))
+
 
 @dataclass
 class ParsedDocument:

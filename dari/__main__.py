@@ -2,4 +2,5 @@ import sys
 
 from dari.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # also imported by multiprocessing children: run only as a program
+    sys.exit(main())

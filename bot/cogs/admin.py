@@ -26,6 +26,7 @@ from bot.i18n import Lang, cmd, t
 from bot.send import defer, edit_text, send_pages
 from corpus.parse import CorpusFileError
 from corpus.upload import safe_filename, save_upload
+from dari.offload import in_process
 from dari.refresh_process import RefreshFailed, RefreshTimedOut
 from embeddings.lock import RefreshBusy
 
@@ -200,7 +201,9 @@ class AdminCog(commands.Cog):
         try:
             target = Path(settings.corpus_dir) / safe_filename(file.filename)
             existed = target.exists()
-            path = await asyncio.to_thread(
+            # Parsing up to max_upload_kb of text is CPU-bound: in a thread it would hold
+            # the interpreter lock for seconds and stall the gateway; a process cannot.
+            path = await in_process(
                 save_upload, settings.corpus_dir, file.filename, data, max_kb * 1024,
                 max_paragraph_chars=settings.corpus.max_paragraph_chars,
                 max_paragraphs=settings.corpus.max_paragraphs)
