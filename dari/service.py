@@ -140,7 +140,8 @@ class DariService:
         query_vector = retriever.encode_query(question) if question.strip() else None
         hits = retriever.search(question, k=cfg.passages, query_vector=query_vector)
         return build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
-                            query_vector=query_vector, encoder=retriever.encoder)
+                            query_vector=query_vector, encoder=retriever.encoder,
+                            sentences=retriever)
 
     # -- corpus views ---------------------------------------------------------------------
 

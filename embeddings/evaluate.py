@@ -16,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +27,16 @@ from typing import Any
 import numpy as np
 
 from dari.config import Settings
+from embeddings import fusion
+from embeddings.answer import build_answer
+from embeddings.fusion import METHODS
+from embeddings.models import Answer
+from embeddings.refresh import refresh
+from embeddings.retriever import Retriever, SearchTrace, collapse_translations
 
 log = logging.getLogger(__name__)
 
 KS = (1, 5, 10)
-METHODS = ("dense", "keyword", "rrf", "pooled")
 
 
 class QueryFileError(ValueError):
@@ -43,6 +50,7 @@ class EvalQuery:
     kind: str = "all"
     split: str = "test"
     language: str | None = None
+    answers: tuple[str, ...] = ()  # answer spans: one should be in what the answer shows
 
     @property
     def off_topic(self) -> bool:
@@ -72,8 +80,11 @@ def load_queries(path: Path) -> list[EvalQuery]:
         language = row.get("language")
         if language not in (None, "en", "ko"):
             raise QueryFileError(f"{path}:{number}: language must be en or ko, got {language!r}")
+        answers = row.get("answers", [])
+        if not isinstance(answers, list):
+            raise QueryFileError(f"{path}:{number}: answers must be a list of strings")
         out.append(EvalQuery(query, tuple(map(str, relevant)), str(row.get("kind", "all")),
-                             str(row.get("split", "test")), language))
+                             str(row.get("split", "test")), language, tuple(map(str, answers))))
     return out
 
 
@@ -147,8 +158,10 @@ class EvalResult:
     threshold: dict[str, Any] = field(default_factory=dict)
     # What a user sees: the full ``Retriever.search`` (threshold, per-hit floor, per-article
     # cap, translation pairs collapsed), scored as the quoted answer passages.
-    search: dict[str, float] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)
+    # The same figures per split ("tune", "test", "all"), as `make eval` tabulates them.
+    splits: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -159,90 +172,186 @@ def _refs(numbers: Sequence[int], paragraphs: dict[int, Any]) -> list[str]:
             for n in numbers if n in paragraphs]
 
 
+def normalise(text: str) -> str:
+    """NFKC, case-folded, whitespace collapsed: how answer spans are looked for."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _shown_text(answer: Answer, wanted: set[str]) -> str:
+    """What the answer shows from the relevant articles: quotes and their counterparts."""
+    parts = []
+    for i, (hit, quote) in enumerate(zip(answer.hits, answer.quotes)):
+        if hit.article.id in wanted:
+            parts.append(quote)
+            parts.extend(answer.counterpart_texts(i))
+    return normalise(" ".join(parts))
+
+
+@dataclass
+class _Row:
+    """One question's outcome, kept for the per-split figures."""
+
+    query: EvalQuery
+    rankings: dict[str, list[str]]  # method → paragraph refs, best first (translations collapsed)
+    answered: bool
+    first_right: bool
+    quoted: int
+    foreign: int
+    answer_quoted: bool | None  # None: the question has no answer spans
+    probability: float
+    best_dense: float | None
+
+
 def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
-                       show_progress: bool = True) -> EvalResult:
-    """Run every query through each fusion method on a loaded Retriever."""
+                       show_progress: bool = True,
+                       dump: list[dict[str, Any]] | None = None) -> EvalResult:
+    """Run every query through the retriever's one pipeline and score each method.
+
+    Dari's figures are what ``Retriever.search`` returns and ``build_answer`` shows; the
+    anchors (dense, keyword, RRF) rank the very candidates that search saw (its trace), so
+    every method is compared on the same evidence and in the units users see (a paragraph
+    and its translation are one result). ``dump`` receives each question's candidates and
+    evidence (``eval/fit.py`` fits the fusion's constants from it).
+    """
     from tqdm import tqdm
 
-    from embeddings import fusion
-    from embeddings.retriever import collapse_translations
-
-    n = max(retriever.settings.retrieval.candidates, 10)
-    rankings: dict[str, list[tuple[EvalQuery, list[str]]]] = {m: [] for m in METHODS}
-    best: list[float | None] = []
-    answered: list[bool] = []
+    quoted = max(1, int(retriever.settings.answer.passages))
+    rows: list[_Row] = []
     result = EvalResult()
-    quoted = max(1, int(getattr(getattr(retriever.settings, "answer", None), "passages", 3)))
-    on_quoted: list[int] = []  # passages quoted per on-topic question
-    on_foreign: list[int] = []  # of which from an article the question is not about
-    on_first_right: list[bool] = []  # the first quoted passage is from a relevant article
-    off_answered: list[bool] = []  # off-topic questions that got any passage
     for q in tqdm(queries, desc="eval", unit="query", disable=not show_progress):
-        qv = np.asarray(retriever.encoder.encode_queries([q.query]), dtype=np.float32)[0]
-        hits = retriever.search(q.query, language=q.language, query_vector=qv)[:quoted]
-        if q.off_topic:
-            off_answered.append(bool(hits))
-        else:
-            wanted = q.relevant_articles()
-            on_quoted.append(len(hits))
-            on_foreign.append(sum(h.article.id not in wanted for h in hits))
-            on_first_right.append(bool(hits) and hits[0].article.id in wanted)
-        dense = retriever.dense_candidates(qv, n, q.language)
-        keyword = retriever.keyword_candidates(q.query, n, q.language)
-        cands = fusion.candidates_for_retriever(retriever, q.query, dense, keyword)
-        paragraphs = retriever.snapshot.paragraphs([c.id for c in cands])
-        aligned = retriever.snapshot.aligned_numbers([c.id for c in cands])
-        top_dense = max((c.dense_evidence for c in cands if c.dense_evidence is not None),
-                        default=None)
-        best.append(top_dense)
-        answered.append(fusion.is_relevant(cands))
-        detail: dict[str, Any] = {"query": q.query, "kind": q.kind, "best_dense": top_dense}
+        qv = retriever.encode_query(q.query)
+        trace = SearchTrace()
+        hits = retriever.search(q.query, language=q.language, query_vector=qv, trace=trace)[:quoted]
+        cands = trace.candidates
+        paragraphs = retriever.snapshot.paragraphs(
+            [c.id for c in cands] + [m for c in cands for m in trace.aligned.get(c.id, ())])
+        rankings: dict[str, list[str]] = {}
         for method in METHODS:
-            ranked = fusion.fuse(q.query, fusion.detect_language(q.query), cands, method=method)
-            numbers = [i for i, _ in ranked]
+            asked_in = trace.evidence.language if trace.evidence else "en"
+            numbers = [i for i, _ in fusion.fuse(cands, method, asked_in)]
             if q.language:  # the filter comes after fusion, as in Retriever.search
                 numbers = [i for i in numbers
                            if i in paragraphs and paragraphs[i].language == q.language]
-            numbers = collapse_translations(numbers, aligned)
-            refs = _refs(numbers, paragraphs)
-            rankings[method].append((q, refs))
-            detail[method] = refs[:3]
-        result.details.append(detail)
+            rankings[method] = _refs(collapse_translations(numbers, trace.aligned), paragraphs)
+        wanted = q.relevant_articles()
+        answer_quoted: bool | None = None
+        if q.answers and not q.off_topic:
+            answer = build_answer(q.query, hits, passages=quoted,
+                                  max_sentences=retriever.settings.answer.max_sentences,
+                                  query_vector=qv, encoder=retriever.encoder,
+                                  sentences=retriever)
+            shown = _shown_text(answer, wanted)
+            answer_quoted = any(normalise(a) in shown for a in q.answers if a.strip())
+        best = trace.evidence.dense if trace.evidence else None
+        rows.append(_Row(q, rankings, bool(hits), bool(hits) and hits[0].article.id in wanted,
+                         len(hits), sum(h.article.id not in wanted for h in hits), answer_quoted,
+                         trace.probability, best))
+        result.details.append({"query": q.query, "kind": q.kind, "best_dense": best,
+                               "probability": trace.probability,
+                               **{m: r[:3] for m, r in rankings.items()},
+                               "quoted": [f"{h.article.id}#{h.paragraph.language}"
+                                          f"{h.paragraph.position}" for h in hits]})
+        if dump is not None:
+            dump.append(_dump_row(q, trace, paragraphs))
+    _fill(result, rows, quoted)
+    return result
+
+
+def _dump_row(q: EvalQuery, trace: SearchTrace, paragraphs: dict[int, Any]) -> dict[str, Any]:
+    """One question's candidates and evidence, for fitting (plain data, picklable)."""
+    return {
+        "query": q.query, "kind": q.kind, "split": q.split, "language": q.language,
+        "relevant": sorted(q.relevant_articles()),
+        "asked_in": trace.evidence.language if trace.evidence else "en",
+        "aligned": {k: list(v) for k, v in trace.aligned.items()},
+        "candidates": [dataclasses.asdict(c) | {
+            "article": paragraphs[c.id].article_id if c.id in paragraphs else "",
+            "lang": paragraphs[c.id].language if c.id in paragraphs else c.language}
+            for c in trace.candidates],
+    }
+
+
+def _split_figures(rows: Sequence[_Row]) -> dict[str, Any]:
+    """The figures `make eval` tabulates, for one split (or all questions)."""
+    on = [r for r in rows if not r.query.off_topic]
+    off = [r for r in rows if r.query.off_topic]
+    spans = [r.answer_quoted for r in on if r.answer_quoted is not None]
+
+    def first_right(method: str) -> float | None:
+        if not on:
+            return None
+        return float(np.mean([bool(r.rankings[method]) and r.rankings[method][0].split("#", 1)[0]
+                              in r.query.relevant_articles() for r in on]))
+
+    out: dict[str, Any] = {
+        "on_topic": len(on), "off_topic": len(off),
+        **{name: first_right(m) for name, m in
+           (("dense", "dense"), ("keyword", "keyword"), ("rrf", "rrf"), ("pooled", "pooled"))},
+        "dari": float(np.mean([r.first_right for r in on])) if on else None,
+        "on_topic_answered": float(np.mean([r.answered for r in on])) if on else None,
+        "off_topic_refused": float(np.mean([not r.answered for r in off])) if off else None,
+        "answer_quoted": float(np.mean(spans)) if spans else None,
+        "kinds": {},
+    }
+    for kind in sorted({r.query.kind for r in rows}):
+        mine = [r for r in rows if r.query.kind == kind]
+        k_on = [r for r in mine if not r.query.off_topic]
+        k_off = [r for r in mine if r.query.off_topic]
+        out["kinds"][kind] = {
+            "n": len(mine),
+            "dari": float(np.mean([r.first_right for r in k_on])) if k_on else None,
+            "refused": float(np.mean([not r.answered for r in k_off])) if k_off else None,
+        }
+    return out
+
+
+def _fill(result: EvalResult, rows: Sequence[_Row], quoted: int) -> None:
+    """Per-method recall tables, the threshold report, the quoted-answer figures, splits."""
+    queries = [r.query for r in rows]
     on_topic = [i for i, q in enumerate(queries) if not q.off_topic]
     kinds = sorted({queries[i].kind for i in on_topic}) + ["all"]
     for method in METHODS:
         per_kind: dict[str, dict[str, dict[str, float]]] = {}
         for kind in kinds:
-            rows = [rankings[method][i] for i in on_topic if kind in ("all", queries[i].kind)]
-            para_rows = [(refs, q.relevant_paragraphs()) for q, refs in rows
-                         if q.relevant_paragraphs()]
-            art_rows = [(dedupe(r.split("#", 1)[0] for r in refs), q.relevant_articles())
-                        for q, refs in rows]
+            chosen = [rows[i] for i in on_topic if kind in ("all", queries[i].kind)]
+            para_rows = [(r.rankings[method], r.query.relevant_paragraphs()) for r in chosen
+                         if r.query.relevant_paragraphs()]
+            art_rows = [(dedupe(x.split("#", 1)[0] for x in r.rankings[method]),
+                         r.query.relevant_articles()) for r in chosen]
             per_kind[kind] = {
-                "paragraph": summarize([r for r, _ in para_rows], [s for _, s in para_rows]),
-                "article": summarize([r for r, _ in art_rows], [s for _, s in art_rows]),
+                "paragraph": summarize([a for a, _ in para_rows], [b for _, b in para_rows]),
+                "article": summarize([a for a, _ in art_rows], [b for _, b in art_rows]),
             }
         result.methods[method] = per_kind
     off = [q.off_topic for q in queries]
     tune = [i for i, q in enumerate(queries) if q.split == "tune"]
     test = [i for i, q in enumerate(queries) if q.split != "tune"]
+    best = [r.best_dense for r in rows]
+    answered = [r.answered for r in rows]
     calibrated = calibrate([best[i] for i in tune], [off[i] for i in tune]) if tune else 0.0
-
-    def pick(values: Sequence[Any], rows: Sequence[int]) -> list[Any]:
-        return [values[i] for i in rows]
-
     dense_only = [b is not None and b >= calibrated for b in best]
-    total_quoted = sum(on_quoted)
+
+    def pick(values: Sequence[Any], which: Sequence[int]) -> list[Any]:
+        return [values[i] for i in which]
+
+    on_rows = [rows[i] for i in on_topic]
+    off_rows = [r for r in rows if r.query.off_topic]
+    total_quoted = sum(r.quoted for r in on_rows)
+    foreign = sum(r.foreign for r in on_rows)
+    spans = [r.answer_quoted for r in on_rows if r.answer_quoted is not None]
     result.search = {
         "passages_per_answer": quoted,
-        "on_topic": len(on_quoted),
-        "first_passage_right_article": sum(on_first_right) / max(1, len(on_first_right)),
+        "on_topic": len(on_rows),
+        "first_passage_right_article": float(np.mean([r.first_right for r in on_rows]))
+        if on_rows else 0.0,
         "quoted_passages": total_quoted,
-        "quoted_from_other_articles": sum(on_foreign),
-        "quoted_precision": 1.0 - sum(on_foreign) / total_quoted if total_quoted else 0.0,
-        "mean_passages_quoted": total_quoted / max(1, len(on_quoted)),
-        "off_topic": len(off_answered),
-        "off_topic_answered": sum(off_answered),
+        "quoted_from_other_articles": foreign,
+        "quoted_precision": 1.0 - foreign / total_quoted if total_quoted else 0.0,
+        "mean_passages_quoted": total_quoted / max(1, len(on_rows)),
+        "off_topic": len(off_rows),
+        "off_topic_answered": sum(r.answered for r in off_rows),
+        "on_topic_answered": sum(r.answered for r in on_rows) / max(1, len(on_rows)),
+        "answer_quoted": float(np.mean(spans)) if spans else None,
     }
     result.threshold = {
         "rule_test": threshold_report(pick(answered, test), pick(off, test)),
@@ -250,20 +359,21 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
         "dense_only_test": threshold_report(pick(dense_only, test), pick(off, test)),
         "dense_only_threshold": calibrated,
     }
-    return result
+    result.splits = {
+        "tune": _split_figures(pick(rows, tune)),
+        "test": _split_figures(pick(rows, test)),
+        "all": _split_figures(rows),
+    }
 
 
 def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery], *,
              show_progress: bool = True, encoder: Any = None,
-             also: Sequence[Path] = ()) -> EvalResult:
+             also: Sequence[Path] = (), dump: list[dict[str, Any]] | None = None) -> EvalResult:
     """Build a throwaway index of ``corpus_dir`` in a temporary data dir and evaluate on it.
 
     ``also``: more article directories indexed together with ``corpus_dir`` (distractor
     articles that make the ranking harder); their files are copied into a temporary corpus.
     """
-    from embeddings.refresh import refresh
-    from embeddings.retriever import Retriever
-
     with tempfile.TemporaryDirectory(prefix="dari-eval-") as tmp:
         if also:
             corpus_dir = _merged_corpus([Path(corpus_dir), *map(Path, also)],
@@ -276,7 +386,7 @@ def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery],
         log.info("eval index: %s", report.summary())
         retriever = Retriever.load(eval_settings, encoder=encoder)
         try:
-            return evaluate_retriever(retriever, queries, show_progress=show_progress)
+            return evaluate_retriever(retriever, queries, show_progress=show_progress, dump=dump)
         finally:
             retriever.close()
 
@@ -284,8 +394,6 @@ def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery],
 def _merged_corpus(directories: Sequence[Path], target: Path,
                    extensions: Sequence[str]) -> Path:
     """Copy the article files of ``directories`` into ``target`` (names prefixed by source)."""
-    import shutil
-
     target.mkdir(parents=True)
     wanted = {e.lower() for e in extensions}
     for i, directory in enumerate(directories):

@@ -1,224 +1,205 @@
-"""Fusion of dense and keyword candidates, and the calibrated "nothing relevant" rule.
+"""Fusion of dense and keyword evidence, and the "nothing relevant" rule.
 
-Plain reciprocal-rank fusion throws away how *confident* each side is, and it lets the
-keyword side (which cannot match across languages) drag Korean passages down for English
-questions. Here each candidate's evidence is pooled with its aligned counterpart in the other
-language: a Korean paragraph whose English translation contains "Kishida" gets that BM25
-score too, and an English paragraph whose Korean original matches a Korean question gets
-that cosine. The fused score is a convex-ish combination of a calibrated cosine and a
-normalised BM25, both absolute enough that one threshold works across queries.
-See ``docs/retrieval.md`` for the measurements behind the constants.
+Every candidate paragraph carries four pieces of evidence, all exact (the retriever scores
+each candidate on both sides, not only the ones each side returned):
+
+- its own cosine with the question, and its aligned translation's cosine;
+- its own keyword *share* and its translation's: BM25 divided by the question's bound
+  (``embeddings.keyword.KeywordScores``), i.e. how much of the question's IDF-weighted
+  vocabulary the text covers, in [0, 1], comparable across questions and languages.
+
+Ranking (``method="pooled"``, Dari's) adds the best dense evidence (own or, slightly
+discounted, the translation's) and the weighted best keyword share, plus a small share of
+the paragraph's *own* evidence so that two paragraphs borrowing the same translation (a 2–1
+alignment) are ordered by what each says itself. Pooling is what makes the ranking
+language-symmetric: a Korean paragraph whose English translation names "Kishida" gets that
+keyword evidence, an English paragraph gets its Korean original's cosine.
+
+The no-answer rule is a logistic model over what the question's own candidates show: the
+best dense evidence measured against the question's own cosine distribution (e5's cosines
+for Korean text sit higher than for English, and one absolute cut cannot serve both), the
+best keyword share (rare words of the question found in a passage), and the language.
+``eval/fit.py`` fits every constant here on the *tune* halves of the evaluation sets
+(``make eval`` reports the *test* halves); see ``docs/retrieval.md``.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-# Cosine range of multilingual-e5-small: unrelated text sits near 0.75, paraphrases ~0.9.
-DENSE_FLOOR = 0.76
-DENSE_CEIL = 0.90
-KEYWORD_WEIGHT = 0.5  # weight of normalised BM25 relative to the calibrated cosine
-KEYWORD_SATURATION = 2.0  # BM25 at which keyword confidence reaches one half
-COUNTERPART_DISCOUNT = 0.01  # cosine borrowed from the aligned translation, slightly discounted
-COUNTERPART_KEYWORD_FACTOR = 1.0  # share of the translation's BM25 a passage borrows
-# A question is "about something in the corpus" if its best candidate's cosine (own or via
-# the aligned translation) reaches RELEVANCE_THRESHOLD, or reaches KEYWORD_RELEVANCE_FLOOR
-# while a passage contains at least COVERAGE_THRESHOLD of the question's keyword tokens
-# (single names like "Dokdo" have low cosines but full coverage; off-topic questions share
-# one stray word at most). Calibrated on the tuning half of eval/queries.jsonl.
-RELEVANCE_THRESHOLD = 0.815
-KEYWORD_RELEVANCE_FLOOR = 0.76
-COVERAGE_THRESHOLD = 0.5
+METHODS = ("dense", "keyword", "rrf", "pooled")
+
+# -- ranking constants (fit by eval/fit.py on the tune halves) ----------------------------
+# Cosine borrowed from the aligned translation is discounted by this much: a paragraph's own
+# text is better evidence than its translation's.
+COUNTERPART_DISCOUNT = 0.01
+# Share of a paragraph's dense evidence that comes from its best sentence (the rest from
+# the whole paragraph's vector): a question usually matches one sentence of a paragraph.
+SENTENCE_WEIGHT = 0.5
+# Weight of the keyword share against the cosine (cosines of relevant and unrelated
+# passages differ by a few hundredths; a share differs by up to 1). Words matched in the
+# question's own language weigh KEYWORD_WEIGHT; words matched across languages (numbers and
+# Latin-script names inside Korean text, for an English question) weigh CROSS_KEYWORD_WEIGHT.
+KEYWORD_WEIGHT = 0.05
+CROSS_KEYWORD_WEIGHT = 0.02
+# Weight of a paragraph's own evidence added for ties (small: it orders, it does not rank).
+OWN_WEIGHT = 0.1
 RRF_K = 60
-# A hit whose fused score is under this share of the best hit's is not quoted: it is what
-# is left when the answer is exhausted, usually another article on a neighbouring topic.
-# Swept on eval/queries.jsonl with eval/distractors (docs/retrieval.md), top 3 quoted:
-# floor 0 / 0.4 / 0.5 / 0.6 quote 195 / 158 / 135 / 108 passages, of which 69 / 43 / 27 / 15
-# from articles the question is not about; 0.5 drops most of those and few of the others.
-HIT_RELATIVE_FLOOR = 0.5
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3]")
-_LATIN = re.compile(r"[A-Za-z]")
+# -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
+# z = BIAS + W_DENSE·best + W_GAP·gap + W_KEYWORD·share + W_KOREAN·[ko] + W_KOREAN_DENSE·[ko]·best
+RELEVANCE_BIAS = -60.0
+RELEVANCE_W_DENSE = 70.0
+RELEVANCE_W_GAP = 40.0
+RELEVANCE_W_KEYWORD = 6.0
+RELEVANCE_W_KOREAN = 0.0
+RELEVANCE_W_KOREAN_DENSE = -3.0
+# Probability from which a question is answered (and each quoted passage must reach it too).
+RELEVANCE_THRESHOLD = 0.5
+# The question's cosine baseline: the median own cosine of the dense side's top candidates.
+BASELINE_CANDIDATES = 50
 
 
 @dataclass
 class Candidate:
-    """One passage with the evidence from both sides (None: that side did not return it)."""
+    """One paragraph with its evidence on both sides (exact scores, see the module doc)."""
 
-    id: Any
+    id: int
     language: str
-    dense: float | None = None
-    keyword: float | None = None
-    counterpart_dense: float | None = None  # best cosine among its aligned counterparts
-    counterpart_keyword: float | None = None  # best BM25 among its aligned counterparts
-    # Share of the query's keyword tokens found in the passage or its counterpart (0..1);
-    # computed for the best keyword candidates only, None elsewhere.
-    coverage: float | None = None
+    dense: float  # own cosine
+    keyword: float = 0.0  # own raw BM25 (for the keyword-only anchor and RRF)
+    share: float = 0.0  # own BM25 as a share of the question's bound
+    sentence: float | None = None  # best cosine among its sentences (None: not stored)
+    counterpart_dense: float | None = None  # best cosine among its aligned translations
+    counterpart_sentence: float | None = None  # best sentence cosine among its translations
+    counterpart_share: float = 0.0  # best keyword share among its aligned translations
+    dense_rank: int | None = None  # rank in the dense side's list (None: not in it)
+    keyword_rank: int | None = None  # rank in the keyword side's list
+    # The question's cosine baseline in this paragraph's language and in its translation's
+    # (e5 scores the question's own language higher: evidence is judged against its own).
+    centre: float = 0.0
+    counterpart_centre: float = 0.0
 
     @property
-    def dense_evidence(self) -> float | None:
-        """Own cosine, or the translation's (discounted) if that is better."""
-        values = [v for v in (self.dense,
-                              None if self.counterpart_dense is None
-                              else self.counterpart_dense - COUNTERPART_DISCOUNT) if v is not None]
-        return max(values) if values else None
+    def own_dense(self) -> float:
+        """The paragraph's own dense evidence: its vector's and its best sentence's cosine."""
+        if self.sentence is None:
+            return self.dense
+        return (1 - SENTENCE_WEIGHT) * self.dense + SENTENCE_WEIGHT * self.sentence
+
+    @property
+    def counterpart_own_dense(self) -> float | None:
+        """The translation's dense evidence (vector and best sentence), None without one."""
+        if self.counterpart_dense is None:
+            return None
+        if self.counterpart_sentence is None:
+            return self.counterpart_dense
+        return ((1 - SENTENCE_WEIGHT) * self.counterpart_dense
+                + SENTENCE_WEIGHT * self.counterpart_sentence)
+
+    @property
+    def dense_evidence(self) -> float:
+        """Own dense evidence, or the translation's (discounted) if that is better."""
+        other = self.counterpart_own_dense
+        if other is None:
+            return self.own_dense
+        return max(self.own_dense, other - COUNTERPART_DISCOUNT)
+
+    @property
+    def relative_evidence(self) -> float:
+        """Dense evidence above the question's baseline in each side's own language."""
+        own = self.own_dense - self.centre
+        other = self.counterpart_own_dense
+        if other is None:
+            return own
+        return max(own, other - self.counterpart_centre - COUNTERPART_DISCOUNT)
 
     @property
     def keyword_evidence(self) -> float:
-        """BM25 of the passage or of its translation, whichever is higher."""
-        return max(self.keyword or 0.0,
-                   (self.counterpart_keyword or 0.0) * COUNTERPART_KEYWORD_FACTOR)
+        """Keyword share of the passage or of its translation, whichever is higher."""
+        return max(self.share, self.counterpart_share)
+
+    def keyword_sides(self, asked_in: str) -> tuple[float, float]:
+        """(share matched in the question's language, share matched across languages)."""
+        if self.language == asked_in:
+            return self.share, self.counterpart_share
+        return self.counterpart_share, self.share
 
 
-def detect_language(text: str) -> str:
-    """"ko" if Hangul letters are at least a third of the letters, else "en"."""
-    hangul = len(_HANGUL.findall(text))
-    latin = len(_LATIN.findall(text))
-    # A Hangul syllable carries about three Latin letters' worth of text.
-    return "ko" if hangul * 3 >= latin and hangul > 0 else "en"
+def pooled_score(c: Candidate, asked_in: str) -> float:
+    """Dari's ranking score of one candidate for a question asked in ``asked_in``."""
+    same, cross = c.keyword_sides(asked_in)
+    own_same = c.share if c.language == asked_in else 0.0
+    return (c.relative_evidence + KEYWORD_WEIGHT * same + CROSS_KEYWORD_WEIGHT * cross
+            + OWN_WEIGHT * (c.own_dense - c.centre + KEYWORD_WEIGHT * own_same))
 
 
-def calibrated_dense(cosine: float | None) -> float:
-    """Cosine mapped to roughly [0, 1] over the range where e5 separates relevance."""
-    if cosine is None:
-        return 0.0
-    return min(1.0, max(0.0, (cosine - DENSE_FLOOR) / (DENSE_CEIL - DENSE_FLOOR)))
+def fuse(candidates: Sequence[Candidate], method: str = "pooled",
+         asked_in: str = "en") -> list[tuple[int, float]]:
+    """Rank ``candidates``; returns (paragraph number, score), best first.
 
-
-def fuse(query: str, query_language: str, candidates: Sequence[Candidate], *,
-         method: str = "pooled") -> list[tuple[Any, float]]:
-    """Rank ``candidates``; returns (id, fused score), best first.
-
-    ``method``: "pooled" (the default: counterpart-pooled evidence, calibrated combination),
-    "rrf" (reciprocal rank fusion, k=60, own evidence only), "dense" or "keyword" (one side).
-    ``query`` and ``query_language`` are accepted so the rule can depend on them; the pooled
-    rule does not need them because pooling already makes it language-symmetric.
+    ``method``: "pooled" (Dari), or the anchors "dense" (own cosine alone), "keyword" (own
+    BM25 alone, matches only) and "rrf" (reciprocal-rank fusion of the two sides' lists).
+    ``asked_in`` is the question's language (keyword matches in it count more).
     """
-    if not candidates:
-        return []
     if method == "dense":
-        scored = [(c.id, c.dense) for c in candidates if c.dense is not None]
+        scored = [(c.id, c.dense) for c in candidates]
     elif method == "keyword":
-        scored = [(c.id, c.keyword) for c in candidates if c.keyword]
+        scored = [(c.id, c.keyword) for c in candidates if c.keyword > 0]
     elif method == "rrf":
-        scored = _rrf(candidates)
+        scored = [(c.id, sum(1.0 / (RRF_K + r) for r in (c.dense_rank, c.keyword_rank)
+                             if r is not None)) for c in candidates]
+        scored = [(i, s) for i, s in scored if s > 0]
     elif method == "pooled":
-        top_kw = max(c.keyword_evidence for c in candidates)
-        # Relative BM25 within this query, scaled down when even the best match is weak
-        # (a stray common word must not count like a rare name).
-        confidence = top_kw / (top_kw + KEYWORD_SATURATION) if top_kw > 0 else 0.0
-        scored = []
-        for c in candidates:
-            kw = (c.keyword_evidence / top_kw) * confidence if top_kw > 0 else 0.0
-            scored.append((c.id, calibrated_dense(c.dense_evidence) + KEYWORD_WEIGHT * kw))
+        scored = [(c.id, pooled_score(c, asked_in)) for c in candidates]
     else:
         raise ValueError(f"unknown fusion method {method!r}")
-    return sorted(scored, key=lambda item: -float(item[1]))  # type: ignore[arg-type]
+    # Ties keep a stable order by paragraph number, so rankings are reproducible.
+    return sorted(scored, key=lambda item: (-item[1], item[0]))
 
 
-def _rrf(candidates: Sequence[Candidate]) -> list[tuple[Any, float]]:
-    scores: dict[Any, float] = {}
-    for attr in ("dense", "keyword"):
-        ranked = sorted((c for c in candidates if getattr(c, attr)),
-                        key=lambda c: -getattr(c, attr))
-        for rank, c in enumerate(ranked, start=1):
-            scores[c.id] = scores.get(c.id, 0.0) + 1.0 / (RRF_K + rank)
-    return list(scores.items())
+@dataclass(frozen=True)
+class Evidence:
+    """What the no-answer rule sees of a question (or of one passage for it)."""
+
+    language: str  # the question's language
+    dense: float  # best dense evidence (cosine)
+    gap: float  # best dense evidence above the question's baseline in its language
+    share: float  # best keyword share
+
+    def features(self) -> tuple[float, float, float, float, float]:
+        """(dense, gap, share, korean, korean·dense): the logistic model's inputs."""
+        korean = 1.0 if self.language == "ko" else 0.0
+        return (self.dense, self.gap, self.share, korean, korean * self.dense)
 
 
-def is_relevant(candidates: Sequence[Candidate], threshold: float = RELEVANCE_THRESHOLD) -> bool:
-    """The calibrated no-answer rule: is any candidate close enough to the question?
-
-    A high cosine suffices; a moderate one needs keyword support covering most of the
-    question (BM25 alone is not trusted: off-topic questions share common words like
-    "training" or "open" with the corpus).
-    """
-    best = max((c.dense_evidence for c in candidates if c.dense_evidence is not None), default=None)
-    if best is None:
-        return False
-    if best >= threshold:
-        return True
-    coverage = max((c.coverage for c in candidates if c.coverage is not None), default=0.0)
-    return best >= KEYWORD_RELEVANCE_FLOOR and coverage >= COVERAGE_THRESHOLD
+def relevance(e: Evidence) -> float:
+    """Probability that the evidence shows a passage answering the question."""
+    weights = (RELEVANCE_W_DENSE, RELEVANCE_W_GAP, RELEVANCE_W_KEYWORD, RELEVANCE_W_KOREAN,
+               RELEVANCE_W_KOREAN_DENSE)
+    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(weights, e.features()))
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
-def coverage(query_tokens: Sequence[str], texts: Sequence[str]) -> float:
-    """Share of distinct query tokens that occur in any of ``texts``.
-
-    0 when only one of several query tokens occurs: one shared word is chance ("내일 날씨"
-    meets a passage that uses 날씨 as a metaphor), a one-word question ("Dokdo") is not.
-    """
-    from embeddings.tokenize import tokenize
-
-    wanted = set(query_tokens)
-    if not wanted:
+def baseline(dense_scores: Sequence[float]) -> float:
+    """A cosine baseline: the median of the best ``BASELINE_CANDIDATES`` cosines."""
+    top = sorted(dense_scores, reverse=True)[:BASELINE_CANDIDATES]
+    if not top:
         return 0.0
-    found: set[str] = set()
-    for text in texts:
-        found |= wanted & set(tokenize(text))
-    if len(found) < min(2, len(wanted)):
-        return 0.0
-    return len(found) / len(wanted)
+    mid = len(top) // 2
+    return top[mid] if len(top) % 2 else (top[mid - 1] + top[mid]) / 2
 
 
-def candidates_for_retriever(retriever: Any, query: str, dense: Mapping[int, float],
-                             keyword: Mapping[int, float]) -> list[Candidate]:
-    """Build pooled candidates from a Retriever's paragraph-number → score maps.
-
-    Counterparts come from the generation's alignment table; their BM25 scores are looked up
-    in the keyword index even when they were outside the keyword top-n.
-    """
-    snapshot = retriever.snapshot
-    numbers = sorted(set(dense) | set(keyword))
-    aligned = snapshot.aligned_numbers(numbers)
-    partner_numbers = sorted({m for n in numbers for m in aligned.get(n, ())})
-    partner_kw: dict[int, float] = {}
-    missing = [m for m in partner_numbers if m not in keyword]
-    if missing and hasattr(retriever.keyword, "scores_for"):
-        paras = snapshot.paragraphs(missing)
-        by_id = retriever.keyword.scores_for(query, [p.id for p in paras.values()])
-        partner_kw = {m: by_id.get(p.id, 0.0) for m, p in paras.items()}
-    # Coverage only for the few best keyword candidates: it re-tokenises their text.
-    top_kw = sorted(keyword, key=lambda x: -keyword[x])[:3]
-    covered: dict[int, float] = {}
-    if top_kw:
-        from embeddings.tokenize import tokenize
-
-        q_tokens = tokenize(query)
-        texts = snapshot.paragraphs(top_kw + [m for x in top_kw for m in aligned.get(x, ())])
-        for x in top_kw:
-            group = [texts[m].text for m in [x, *aligned.get(x, ())] if m in texts]
-            covered[x] = coverage(q_tokens, group)
-    out = []
-    for n in numbers:
-        partners = aligned.get(n, ())
-        p_dense = [dense[m] for m in partners if m in dense]
-        p_kw = [keyword.get(m, partner_kw.get(m, 0.0)) for m in partners]
-        out.append(Candidate(
-            id=n, language=snapshot.language_of(n), dense=dense.get(n), keyword=keyword.get(n),
-            counterpart_dense=max(p_dense) if p_dense else None,
-            counterpart_keyword=max(p_kw) if p_kw else None,
-            coverage=covered.get(n),
-        ))
-    return out
+def question_evidence(candidates: Sequence[Candidate], language: str) -> Evidence:
+    """The question-level evidence: the best of every candidate's."""
+    return Evidence(language,
+                    max((c.dense_evidence for c in candidates), default=0.0),
+                    max((c.relative_evidence for c in candidates), default=0.0),
+                    max((c.keyword_evidence for c in candidates), default=0.0))
 
 
-def fuse_for_retriever(retriever: Any, query: str, dense: Mapping[int, float],
-                       keyword: Mapping[int, float], *, method: str = "pooled",
-                       threshold: float | None = None) -> list[tuple[int, float]]:
-    """What ``Retriever`` calls: fused (paragraph number, score), [] when nothing is relevant.
-
-    ``threshold`` defaults to ``[retrieval].min_score`` when that is set (> 0), else the
-    calibrated :data:`RELEVANCE_THRESHOLD`.
-    """
-    candidates = candidates_for_retriever(retriever, query, dense, keyword)
-    if threshold is None:
-        configured = getattr(getattr(retriever, "settings", None), "retrieval", None)
-        threshold = configured.min_score if configured and configured.min_score > 0 \
-            else RELEVANCE_THRESHOLD
-    if not is_relevant(candidates, threshold):
-        return []
-    return fuse(query, detect_language(query), candidates, method=method)
+def passage_evidence(c: Candidate, language: str) -> Evidence:
+    """One passage's own evidence (a quoted passage must be answer-worthy by itself)."""
+    return Evidence(language, c.dense_evidence, c.relative_evidence, c.keyword_evidence)

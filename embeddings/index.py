@@ -89,6 +89,13 @@ class DenseIndex:
         scores, rows = self.index.search(queries, k)
         return scores, rows
 
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        """The stored vectors of ``rows`` (exact for both kinds: HNSW keeps flat storage)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.asarray(self.index.reconstruct_batch(rows), dtype=np.float32)
+
     def set_ef_search(self, ef: int) -> None:
         """Change HNSW's search breadth (no effect on exact indexes)."""
         if isinstance(self.index, faiss.IndexHNSW):

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
+# The keyword index's directory inside a generation (written by refresh, read by the retriever).
+KEYWORD_DIR = "keyword"
 
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"

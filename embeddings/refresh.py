@@ -33,6 +33,7 @@ from embeddings.index import DenseIndex
 from embeddings.lock import RefreshLock
 from embeddings.manifest import (
     CURRENT,
+    KEYWORD_DIR,
     Manifest,
     fsync_dir,
     fsync_file,
@@ -41,13 +42,13 @@ from embeddings.manifest import (
     read_current,
     swap_current,
 )
+from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 FileNote = Callable[[str], None]  # told the corpus file being worked on (ingest, split, encode)
-KEYWORD_DIR = "keyword"
 CHECKPOINTS = ("ingested", "encoding", "aligned", "writing", "written", "swapped")
 META_LAST_REFRESH = "index.last_refresh"
 META_LAST_DURATION = "index.last_duration_s"

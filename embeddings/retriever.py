@@ -1,4 +1,11 @@
-"""Search one loaded index generation: dense + keyword candidates, fusion, threshold, cap.
+"""Search one loaded index generation: the one retrieval pipeline.
+
+Candidates come from both sides (dense passages and BM25 over the question's topic terms);
+every candidate is then scored *exactly* on both — its paragraph cosine, its best stored
+sentence's cosine, its keyword share — together with its aligned translation's, so the
+fusion (``embeddings.fusion``) never guesses a missing score. The no-answer rule judges the
+question, then each passage on its own evidence; a paragraph and its translation are one
+hit, shown from the asker's language side.
 
 A :class:`Retriever` is immutable once loaded: a refresh builds a new generation and the
 service swaps in a new Retriever, so a query never sees half of two generations. Hits are
@@ -9,19 +16,28 @@ answers correctly even after the store has ingested newer files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from corpus.models import Paragraph
 from dari.config import Settings
+from embeddings import fusion
+from embeddings.fusion import Candidate, Evidence
 from embeddings.index import DenseIndex
-from embeddings.manifest import IndexMismatch, Manifest, NoIndex, index_root, read_current
+from embeddings.keyword import KeywordIndex, KeywordScores
+from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
 from embeddings.models import Hit
-from embeddings.refresh import KEYWORD_DIR
+from embeddings.question import question_language, topic_terms
+from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
 
 log = logging.getLogger(__name__)
+
+# Most dense rows fetched for one question while looking for every language's candidates.
+_MAX_FETCH = 4096
 
 
 def collapse_translations(numbers: Sequence[int],
@@ -40,17 +56,43 @@ def collapse_translations(numbers: Sequence[int],
     return out
 
 
+@dataclass
+class SearchTrace:
+    """What one :meth:`Retriever.search` saw: `dari eval` scores every method from it."""
+
+    candidates: list[Candidate] = field(default_factory=list)
+    aligned: dict[int, list[int]] = field(default_factory=dict)
+    evidence: Evidence | None = None
+    probability: float = 0.0
+    threshold: float = 0.0
+
+
 class Retriever:
     """One loaded generation plus the encoder; ``search`` is safe to call from many threads."""
 
-    def __init__(self, settings: Settings, manifest: Manifest, dense: DenseIndex, keyword: Any,
-                 snapshot: Snapshot, encoder: Any) -> None:
+    def __init__(self, settings: Settings, manifest: Manifest, dense: DenseIndex,
+                 keyword: KeywordIndex, snapshot: Snapshot, encoder: Any,
+                 sentences: StoredSentences | None = None) -> None:
         self.settings = settings
+        self.sentences = sentences  # None for a generation built before sentence vectors
         self.manifest = manifest
         self.dense = dense
         self.keyword = keyword
         self.snapshot = snapshot
         self.encoder = encoder
+        # Keyword row i is paragraph number i (both follow the generation's paragraph order).
+        if len(keyword) != len(snapshot):
+            raise IndexMismatch(f"index generation {manifest.generation}: keyword index has "
+                                f"{len(keyword)} paragraphs, snapshot {len(snapshot)}; "
+                                "run `dari index --full` to rebuild")
+        # The languages the generation holds (each gets its own dense candidates).
+        self._languages = [code for code, n in
+                           zip(LANG_CODES, np.bincount(snapshot.langs, minlength=len(LANG_CODES)))
+                           if n > 0]
+        # Dense rows of each paragraph: rows _row_order[_row_start[n]:_row_start[n + 1]].
+        self._row_order = np.argsort(snapshot.rows, kind="stable")
+        self._row_start = np.searchsorted(snapshot.rows[self._row_order],
+                                          np.arange(len(snapshot) + 1))
 
     @property
     def generation(self) -> str:
@@ -79,10 +121,9 @@ class Retriever:
         manifest.check_model(encoder.model_name, encoder.fingerprint, int(encoder.dimension))
         try:
             dense = DenseIndex.load(directory, settings.index)
-            from embeddings.keyword import KeywordIndex
-
             keyword = KeywordIndex.load(directory / KEYWORD_DIR)
             snapshot = Snapshot(directory)
+            sentences = StoredSentences.load(directory, len(snapshot))
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexMismatch(f"index generation {name} does not load ({exc}); "
                                 "run `dari index --full` to rebuild") from exc
@@ -94,7 +135,7 @@ class Retriever:
                 f"{manifest.count} and {manifest.paragraphs}); run `dari index --full` to rebuild")
         log.info("loaded index generation %s: %d passages (%s), %d paragraphs", name,
                  manifest.count, manifest.kind, manifest.paragraphs)
-        return cls(settings, manifest, dense, keyword, snapshot, encoder)
+        return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences)
 
     def close(self) -> None:
         """Release the snapshot database (the rest is plain memory)."""
@@ -102,29 +143,55 @@ class Retriever:
 
     # -- candidates -----------------------------------------------------------------------
 
-    def dense_candidates(self, query_vector: np.ndarray, n: int,
-                         language: str | None = None) -> dict[int, float]:
-        """Best cosine per paragraph number among the top passages.
+    def _dense_list(self, query_vector: np.ndarray, n: int
+                    ) -> tuple[dict[int, float], dict[str, float]]:
+        """The dense side's candidates (paragraph number → best cosine among its passages):
+        the top ``n`` paragraphs of *each* language the corpus holds, and the question's
+        cosine baseline in each language (the median of its best paragraphs there).
 
-        With ``language``: the top ``n`` paragraphs in that language *plus* the top ``n`` of
-        any language, because fusion pools each paragraph's evidence with its translation's
-        (a Korean question is judged relevant through the Korean original of an English hit).
+        Per language, because e5 scores text in the question's own language higher than a
+        translation of the very answer: in a mixed corpus the top ``n`` of any language can
+        hold no paragraph of the other at all, and a raw cosine in one language does not
+        compare with one in the other. Candidates are judged against their own language's
+        baseline (``fusion.Candidate.centre``).
         """
-        # Over-fetch: several passages may belong to one paragraph, and a language filter
-        # discards about half of a bilingual corpus.
-        fetch = n * (3 if language else 2)
-        scores, rows = self.dense.search(query_vector, fetch)
-        valid = rows[0] >= 0
-        numbers = self.snapshot.rows[rows[0][valid]].tolist()
-        ranked = scores[0][valid].tolist()
-        return self._top(numbers, ranked, n, language)
+        want = max(n, fusion.BASELINE_CANDIDATES)
+        # Over-fetch: several passages may belong to one paragraph, and the question's own
+        # language fills the top of the list; widen until every language has its share.
+        fetch = want * 3
+        while True:
+            scores, rows = self.dense.search(query_vector, fetch)
+            valid = rows[0] >= 0
+            numbers = self.snapshot.rows[rows[0][valid]].tolist()
+            best: dict[int, float] = {}
+            for number, score in zip(numbers, scores[0][valid].tolist()):
+                best.setdefault(number, score)  # best first: a paragraph's first passage wins
+            per_language: dict[str, list[tuple[int, float]]] = {code: [] for code in self._languages}
+            for number, score in best.items():
+                per_language[self.snapshot.language_of(number)].append((number, score))
+            short = any(len(v) < want for v in per_language.values())
+            if not short or fetch >= self.dense.ntotal or fetch >= _MAX_FETCH:
+                break
+            fetch = min(fetch * 4, _MAX_FETCH, self.dense.ntotal)
+        top: dict[int, float] = {}
+        for number, score in list(best.items())[:n]:
+            top[number] = score
+        for pairs in per_language.values():
+            top.update(pairs[:n])
+        baselines = {code: fusion.baseline([sc for _, sc in pairs])
+                     for code, pairs in per_language.items() if pairs}
+        return top, baselines
 
-    def keyword_candidates(self, query: str, n: int, language: str | None = None) -> dict[int, float]:
-        """BM25 candidates (paragraph number → score); ``language`` as in :meth:`dense_candidates`."""
-        found = self.keyword.search(query, n * 3 if language else n)
-        numbers = self.snapshot.numbers([pid for pid, _ in found])
-        pairs = [(numbers[pid], float(score)) for pid, score in found if pid in numbers]
-        return self._top([p for p, _ in pairs], [sc for _, sc in pairs], n, language)
+    def _keyword_list(self, scores: KeywordScores, n: int, language: str | None) -> dict[int, float]:
+        """The keyword side's candidates (paragraph number → raw BM25, matches only)."""
+        array = scores.array
+        fetch = min(array.size, n * 3 if language else n)
+        if fetch <= 0:
+            return {}
+        top = np.argpartition(-array, fetch - 1)[:fetch]
+        top = top[np.argsort(-array[top], kind="stable")]
+        top = top[array[top] > 0]
+        return self._top(top.tolist(), array[top].tolist(), n, language)
 
     def _top(self, numbers: list[int], scores: list[float], n: int,
              language: str | None) -> dict[int, float]:
@@ -134,7 +201,7 @@ class Retriever:
         overall = in_language = 0
         for number, score in zip(numbers, scores):
             if number in best:
-                continue  # results come best first: the first passage of a paragraph wins
+                continue
             mine = code is not None and self.snapshot.langs[number] == code
             if overall < n or (mine and in_language < n):
                 best[number] = score
@@ -144,6 +211,60 @@ class Retriever:
                 break
         return best
 
+    def _cosines(self, query_vector: np.ndarray, numbers: Sequence[int]) -> dict[int, float]:
+        """Exact cosine of every paragraph in ``numbers`` (best of its passages)."""
+        if not numbers:
+            return {}
+        groups = [self._row_order[self._row_start[n]:self._row_start[n + 1]] for n in numbers]
+        rows = np.concatenate(groups)
+        cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
+        out: dict[int, float] = {}
+        at = 0
+        for n, group in zip(numbers, groups):
+            out[n] = float(cos[at:at + len(group)].max()) if len(group) else 0.0
+            at += len(group)
+        return out
+
+    def candidates(self, query: str, query_vector: np.ndarray, n: int,
+                   language: str | None = None
+                   ) -> tuple[list[Candidate], dict[str, float], dict[int, list[int]]]:
+        """Every candidate with exact evidence on both sides, the question's cosine baseline
+        per language and the alignment of the candidates (paragraph number → translations)."""
+        scores = self.keyword.scores(topic_terms(query))
+        dense_top, baselines = self._dense_list(query_vector, n)
+        keyword_top = self._keyword_list(scores, n, language)
+        numbers = list(dict.fromkeys([*dense_top, *keyword_top]))
+        aligned = self.snapshot.aligned_numbers(numbers)
+        partners = sorted({m for x in numbers for m in aligned.get(x, ())})
+        # The partners' own translations too: a hit may be shown from its partner's side.
+        aligned.update(self.snapshot.aligned_numbers([m for m in partners if m not in aligned]))
+        every = list(dict.fromkeys([*numbers, *partners]))
+        cosine = self._cosines(query_vector, every)
+        sentence = (self.sentences.best(query_vector, every, cosine.__getitem__)
+                    if self.sentences is not None else cosine)
+        array = scores.array
+        dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
+        keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
+        fallback = min(baselines.values(), default=0.0)
+        out = []
+        for x in numbers:
+            partner = aligned.get(x, ())
+            mine = self.snapshot.language_of(x)
+            theirs = self.snapshot.language_of(partner[0]) if partner else mine
+            out.append(Candidate(
+                id=x, language=self.snapshot.language_of(x), dense=cosine[x],
+                keyword=float(array[x]) if array.size else 0.0,
+                share=scores.share(float(array[x])) if array.size else 0.0,
+                sentence=sentence[x],
+                counterpart_dense=max((cosine[m] for m in partner), default=None),
+                counterpart_sentence=max((sentence[m] for m in partner), default=None),
+                counterpart_share=max((scores.share(float(array[m])) for m in partner
+                                       if array.size), default=0.0),
+                dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
+                centre=baselines.get(mine, fallback),
+                counterpart_centre=baselines.get(theirs, fallback)))
+        return out, baselines, aligned
+
     # -- search ---------------------------------------------------------------------------
 
     def encode_query(self, query: str) -> np.ndarray:
@@ -151,10 +272,15 @@ class Retriever:
         return np.asarray(self.encoder.encode_queries([query.strip()]), dtype=np.float32)[0]
 
     def search(self, query: str, k: int | None = None, language: str | None = None, *,
-               query_vector: np.ndarray | None = None) -> list[Hit]:
+               query_vector: np.ndarray | None = None, method: str = "pooled",
+               trace: SearchTrace | None = None) -> list[Hit]:
         """The ``k`` best relevant paragraphs for ``query`` (optionally in one ``language``).
 
-        ``query_vector`` (from :meth:`encode_query`) saves encoding the query twice.
+        The one pipeline that the bot, the CLI and `dari eval` call: candidates with exact
+        evidence, fusion, the no-answer rule, then selection. ``query_vector`` (from
+        :meth:`encode_query`) saves encoding the query twice; ``method`` ranks by an anchor
+        instead of Dari's fusion (the no-answer rule is Dari's either way); ``trace``
+        receives what the search saw (`dari eval` scores every method from it).
         """
         query = query.strip()
         if not query:
@@ -163,72 +289,93 @@ class Retriever:
             raise ValueError(f"language must be one of {', '.join(LANG_CODES)}, got {language!r}")
         cfg = self.settings.retrieval
         k = k or cfg.top_k
-        n = max(cfg.candidates, k)
         qv = query_vector if query_vector is not None else self.encode_query(query)
-        dense = self.dense_candidates(qv, n, language)
-        keyword = self.keyword_candidates(query, n, language)
-        scored = self._fuse(query, dense, keyword)
+        candidates, _, aligned = self.candidates(query, qv, max(cfg.candidates, k), language)
+        asked_in = question_language(query)
+        evidence = fusion.question_evidence(candidates, asked_in)
+        probability = fusion.relevance(evidence)
+        threshold = cfg.min_score if cfg.min_score > 0 else fusion.RELEVANCE_THRESHOLD
+        if trace is not None:
+            trace.candidates, trace.aligned, trace.evidence = candidates, aligned, evidence
+            trace.probability, trace.threshold = probability, threshold
+        if probability < threshold:
+            return []
+        by_id = {c.id: c for c in candidates}
+        scored = fusion.fuse(candidates, method, asked_in)
         if language:
             code = LANG_CODES[language]
-            scored = [(number, score) for number, score in scored
-                      if self.snapshot.langs[number] == code]
-        return self._select(scored, dense, keyword, k)
+            scored = [(x, sc) for x, sc in scored if self.snapshot.langs[x] == code]
 
-    def _fuse(self, query: str, dense: dict[int, float],
-              keyword: dict[int, float]) -> list[tuple[int, float]]:
-        """Fused (paragraph number, score), best first, above the relevance threshold."""
-        from embeddings import fusion
+        def worthy(x: int) -> bool:
+            return fusion.relevance(fusion.passage_evidence(by_id[x], asked_in)) >= threshold
 
-        return fusion.fuse_for_retriever(self, query, dense, keyword)  # type: ignore[attr-defined]
+        return self._select(scored, aligned, by_id, worthy, k, None if language else asked_in)
 
-    def _select(self, scored: list[tuple[int, float]], dense: dict[int, float],
-                keyword: dict[int, float], k: int) -> list[Hit]:
+    def _select(self, scored: list[tuple[int, float]], aligned: dict[int, list[int]],
+                by_id: dict[int, Candidate], worthy: Callable[[int], bool], k: int,
+                prefer: str | None) -> list[Hit]:
         """Turn the fused ranking into hits: what a user should see quoted.
 
         - a paragraph whose translation already ranks higher is not a hit of its own: the
           higher one carries it as ``aligned`` (an English passage and its Korean original
           are one answer, not two, and must not use up two of an article's slots);
-        - a hit far below the best one (under :data:`fusion.HIT_RELATIVE_FLOOR` of its
-          score) is dropped: the no-answer rule judges the question, this judges each
-          passage, so a strong answer is not padded with unrelated text;
-        - at most ``max_per_article`` hits per article.
+        - a passage is quoted only if its own evidence passes the no-answer rule (a strong
+          answer is not padded with a neighbouring article that merely shares the topic);
+        - at most ``max_per_article`` hits per article;
+        - with ``prefer`` (the asker's language, when no language was asked for), a hit is
+          shown from its side in that language, its translation under it.
         """
-        from embeddings.fusion import HIT_RELATIVE_FLOOR
-
         if not scored:
             return []
         cap = self.settings.retrieval.max_per_article
-        floor = max(scored[0][1], 0.0) * HIT_RELATIVE_FLOOR
-        paragraphs = self.snapshot.paragraphs([n for n, _ in scored])
-        aligned = self.snapshot.aligned_numbers([n for n, _ in scored])
         score_of = dict(scored)
-        per_article: dict[str, int] = {}
         chosen: list[tuple[int, float]] = []
-        for number in collapse_translations([n for n, _ in scored], aligned):
-            score = score_of[number]
-            if score < floor:
-                break  # best first: everything after is lower still
+        counts: dict[str, int] = {}
+        candidates = collapse_translations([x for x, _ in scored], aligned)
+        paragraphs = self.snapshot.paragraphs(candidates[: max(4 * k, 20)])
+        for number in candidates[: max(4 * k, 20)]:
+            if not worthy(number):
+                continue
             para = paragraphs.get(number)
             if para is None:
                 continue
-            if per_article.get(para.article_id, 0) >= cap:
+            if counts.get(para.article_id, 0) >= cap:
                 continue  # one article must not fill every slot with near-duplicates
-            per_article[para.article_id] = per_article.get(para.article_id, 0) + 1
-            chosen.append((number, score))
+            counts[para.article_id] = counts.get(para.article_id, 0) + 1
+            chosen.append((self._asker_side(number, aligned, prefer), score_of[number]))
             if len(chosen) >= k:
                 break
-        others = self.snapshot.paragraphs([m for n, _ in chosen for m in aligned.get(n, ())])
+        paragraphs.update(self.snapshot.paragraphs([x for x, _ in chosen if x not in paragraphs]))
+        others = self.snapshot.paragraphs([m for x, _ in chosen for m in aligned.get(x, ())])
         hits = []
         for number, score in chosen:
             para = paragraphs[number]
             article = self.snapshot.article(para.article_id)
             assert article is not None  # written together with the paragraphs
+            c = by_id.get(number)
             hits.append(Hit(
                 paragraph=para,
                 article=article,
                 score=float(score),
-                dense_score=dense.get(number),
-                keyword_score=keyword.get(number),
+                dense_score=c.dense if c else None,
+                keyword_score=c.keyword if c else None,
                 aligned=tuple(others[m] for m in aligned.get(number, ()) if m in others),
             ))
         return hits
+
+    def sentence_vectors_of(self, paragraph: Paragraph) -> np.ndarray | None:
+        """The stored sentence vectors of ``paragraph`` (answers trim with them)."""
+        if self.sentences is None:
+            return None
+        number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
+        return None if number is None else self.sentences.of(number)
+
+    def _asker_side(self, number: int, aligned: dict[int, list[int]], prefer: str | None) -> int:
+        """``number`` or, when it is not in the ``prefer`` language, its first translation
+        in that language (the asker reads their own language first)."""
+        if prefer is None or self.snapshot.language_of(number) == prefer:
+            return number
+        mine = [m for m in aligned.get(number, ()) if self.snapshot.language_of(m) == prefer]
+        if not mine:
+            return number  # only one language exists for this passage
+        return min(mine)

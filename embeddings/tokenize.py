@@ -52,6 +52,12 @@ def _kiwi():  # type: ignore[no-untyped-def]
     return Kiwi()
 
 
+def kiwi_sentences(text: str) -> list[str]:
+    """Korean sentences of ``text`` as kiwipiepy splits them (stripped)."""
+    with _kiwi_lock:
+        return [s.text.strip() for s in _kiwi().split_into_sents(text)]
+
+
 def stem(word: str) -> str:
     """Strip common English inflections; deliberately light (no Porter stemmer installed).
 

@@ -64,6 +64,18 @@ def test_trim_keeps_most_relevant_sentences_in_order(encoder) -> None:  # type: 
     assert trim(short, "en", None, encoder, 2, question) == short
 
 
+def test_trim_keeps_the_answering_sentence_not_only_the_echo(encoder) -> None:  # type: ignore[no-untyped-def]
+    # Korean ¶4: the sentence that echoes the question ("…한반도를 넘어…") is followed by the
+    # one that answers it (the South China Sea / Taiwan Strait contingency). The quote is
+    # the run of sentences around the best evidence, so the answer stays in it.
+    _, ko = seed_paragraphs()
+    question = "한·미·일 군사협력이 한반도를 넘어 확대되면 어떤 문제가 있나?"
+    trimmed = trim(ko[3], "ko", None, encoder, 3, question)
+    assert "한반도를 넘어" in trimmed and "대만해협" in trimmed
+    kept = [s for s in split_sentences(trimmed, "ko") if s != ELLIPSIS]
+    assert len(kept) == 3 and len(trimmed) < len(ko[3])
+
+
 def test_build_answer_groups_by_article_and_trims(encoder) -> None:  # type: ignore[no-untyped-def]
     en, ko = seed_paragraphs()
     counterpart = Paragraph(id="A-ko5", article_id="A", language="ko", position=5, text=ko[4])

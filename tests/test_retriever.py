@@ -9,7 +9,8 @@ import pytest
 
 from dari.config import Settings
 from embeddings.manifest import NoIndex
-from embeddings.retriever import Retriever
+from embeddings import fusion
+from embeddings.retriever import Retriever, SearchTrace
 from tests.index_support import index_encoder, indexed, warm_cache  # noqa: F401 - fixtures
 
 SEED = "how-far-can-south-korea-us-japan-military-cooperation-go"
@@ -100,13 +101,19 @@ def test_unrelated_passages_are_not_padding(retriever: Retriever) -> None:
     # passages just because k slots are free (it was: a tangerine paragraph at a fused
     # score of 0.04 came third).
     question = "What does the United States want from military cooperation with Japan?"
-    hits = retriever.search(question, k=5)
+    trace = SearchTrace()
+    hits = retriever.search(question, k=5, trace=trace)
     assert hits and hits[0].article.id == SEED
     assert all(h.article.id != JEJU for h in hits), [h.paragraph.text[:40] for h in hits]
-    from embeddings.fusion import HIT_RELATIVE_FLOOR
-
-    assert all(h.score >= hits[0].score * HIT_RELATIVE_FLOOR for h in hits)
-    # The floor is relative: a question about the Jeju article still gets the Jeju passages.
+    # Every quoted passage passes the no-answer rule on its own evidence.
+    by_id = {c.id: c for c in trace.candidates}
+    numbers = retriever.snapshot.numbers([h.paragraph.id for h in hits])
+    assert trace.evidence is not None
+    for h in hits:
+        c = by_id[numbers[h.paragraph.id]]
+        e = fusion.passage_evidence(c, trace.evidence.language)
+        assert fusion.relevance(e) >= trace.threshold
+    # The rule is per passage: a question about the Jeju article still gets the Jeju passages.
     jeju = retriever.search("Why are tangerine farmers on Jeju planting mangoes?", k=5)
     assert jeju and jeju[0].article.id == JEJU
     assert all(h.article.id != SEED for h in jeju)

@@ -1,0 +1,54 @@
+"""What a question is about, once the way it is asked is set aside.
+
+On a commentary server the natural way to ask is about *the text*: "What does the author say
+about Dokdo?", "Does the article mention the Taiwan Strait?", "글쓴이는 독도에 대해 뭐라고 해?",
+"이 칼럼에 대만해협 얘기 나와?". Those words (author, article, column, 필자, 글쓴이, 기사, say,
+mention, 뭐라고, 나와) describe the act of asking about a document, never its topic, so they
+must not count against a question: the keyword side and the no-answer rule's term coverage
+see the question without them. The dense side keeps the whole question (one encoding; e5
+was trained on natural questions and handles the phrasing itself).
+
+The rule is a closed list of *meta* words — nouns for a text and its writer, verbs of saying
+and mentioning, question words — not phrases from our question sets, which is why it holds on
+other articles: whatever a column is about, a question about it is phrased with these.
+"""
+
+from __future__ import annotations
+
+from corpus.lang import detect_language
+from embeddings.tokenize import tokenize
+
+# Tokens as `embeddings.tokenize` produces them (English lowercased and lightly stemmed,
+# Korean content morphemes). English: nouns for the text and its writer, verbs of saying.
+_SCAFFOLD_EN = frozenset(tokenize(
+    "author authors writer writers article articles column columns columnist piece op ed "
+    "editorial essay commentary text post story op-ed "
+    "say says said saying mention mentions mentioned talk talks discuss discusses "
+    "think thinks view views take opinion opinions write writes wrote written argue argues "
+    "claim according tell me please anything something explain describe describes "
+    "per thing things"))
+# Korean content morphemes (kiwipiepy) of the same kinds: 필자 "the writer", 글쓴이, 저자,
+# 기사 "article", 칼럼, 사설, 글 "text", 얘기/이야기 "talk", 언급 "mention", 내용 "content",
+# 뭐/무엇 "what", 어떻게 "how", 나오 "appear", 말하 "say", 생각 "think", 보 "see",
+# 대하 ("about", from 대해), 하/있 (light verbs).
+_SCAFFOLD_KO = frozenset(
+    "필자 글쓴이 저자 작가 칼럼 칼럼니스트 기사 사설 글 얘기 이야기 언급 내용 뭐 무엇 어떻게 "
+    "나오 말하 말 생각 보 대하 하 있 알리 설명 요약 주 어떤".split())
+SCAFFOLD = _SCAFFOLD_EN | _SCAFFOLD_KO
+
+
+def question_language(question: str) -> str:
+    """"ko" or "en" for a question (the one language detector; text without letters is "en")."""
+    return detect_language(question) or "en"
+
+
+def topic_terms(question: str) -> list[str]:
+    """The question's keyword tokens without the scaffolding (see the module docstring).
+
+    A question made only of scaffolding ("What does the author say?") keeps its tokens:
+    an empty query would match nothing rather than everything.
+    """
+    tokens = tokenize(question)
+    kept = [t for t in tokens if t not in SCAFFOLD]
+    return kept or tokens
+

@@ -1,0 +1,153 @@
+"""Sentences: the one sentence splitter, and the sentence vectors stored with an index.
+
+Every paragraph's sentences are encoded at index time (`dari index`, incrementally through
+the embedding cache, like passages) and stored in the generation as float16, memory-mapped:
+
+- retrieval uses each paragraph's best sentence as evidence beside the whole paragraph's
+  cosine (a question usually matches one sentence of a long paragraph: on the KorQuAD tune
+  half, the best sentence finds the right paragraph far more often than the paragraph's
+  own vector does — see ``docs/retrieval.md``);
+- answers trim long paragraphs with the stored vectors, so a question costs one encoding.
+
+A paragraph of one sentence stores none: its paragraph vector is its sentence vector.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from corpus.models import Paragraph
+from embeddings.tokenize import kiwi_sentences
+
+# A sentence ends at . ! ? (or their full-width forms) possibly followed by closing quotes
+# or brackets, then whitespace. Abbreviations like "U.S." are protected below.
+_END = re.compile(r"(?<=[.!?。！？])[\"'”’」』)\]]*\s+")
+_ABBREV = re.compile(r"\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|vs|etc|e\.g|i\.e)\.$",
+                     re.IGNORECASE)
+# Before a name: never the end of a sentence ("Dr. Kim", "Joe R. Biden").
+_TITLE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St)|(?:^|\s)[A-Z])\.$")
+# After "U.S." and the like a capitalised word usually continues the sentence ("U.S. Forces
+# Korea", "U.S. President"); these words are the ones that usually start a new one.
+_STARTERS = frozenset("""the this that these those it its he she we they i you but and or
+however in on at as if when while so yet a an there such moreover meanwhile still even now
+since after before thus therefore instead rather what why how who otherwise""".split())
+# Korean sentence endings: 다. 요. 죠. 까? 니다. etc. are covered by the punctuation rule;
+# this also splits "…다" followed directly by a quote and space without a period.
+_KO_END = re.compile(r"(?<=[다요죠까])(?=[.!?]?[\"'”’]?\s)")
+
+
+def split_sentences(text: str, language: str) -> list[str]:
+    """Split a paragraph into sentences (English or Korean), keeping each sentence's text.
+
+    Sentences end at . ! ? (and full-width forms) followed by optional closing quotes and
+    whitespace, but never after a title or an initial ("Dr. Kim", "Joe R. Biden"), and after
+    an abbreviation ("U.S.", "e.g.") only when a typical sentence opener follows ("… the
+    U.S. The next day …", not "U.S. Forces Korea"). Korean pieces that still hold several sentences
+    without final punctuation (quotations, 다/요 endings) are cut by kiwipiepy.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    pieces: list[str] = []
+    start = 0
+    for match in _END.finditer(text):
+        candidate = text[start:match.start()].rstrip()
+        following = text[match.end():match.end() + 1]
+        if _TITLE.search(candidate) or (_ABBREV.search(candidate) and (
+                following.islower() or following.isdigit()
+                or _next_word(text, match.end()).lower() not in _STARTERS)):
+            continue  # "the U.S. and Japan", "U.S. Forces Korea": not the end of the sentence
+        pieces.append(text[start:match.end()].strip())
+        start = match.end()
+    pieces.append(text[start:].strip())
+    pieces = [p for p in pieces if p]
+    if language != "ko":
+        return pieces
+    out: list[str] = []
+    for piece in pieces:
+        if _KO_END.search(piece[:-1]):
+            out.extend(_kiwi_sentences(piece))
+        else:
+            out.append(piece)
+    return out
+
+
+def _next_word(text: str, start: int) -> str:
+    match = re.match(r"[\"'“‘(]*([A-Za-z]+)", text[start:start + 40])
+    return match.group(1) if match else ""
+
+
+def _kiwi_sentences(text: str) -> list[str]:
+    return [s for s in kiwi_sentences(text) if s] or [text]
+
+
+# Longest sentence text encoded, in characters: a "sentence" without punctuation can be a
+# whole paragraph (the encoder would truncate it anyway); its first part stands for it.
+MAX_SENTENCE_CHARS = 2000
+SENTENCES = "sentences.npy"  # float16, one row per stored sentence
+SENTENCE_START = "sentence_start.npy"  # int64, paragraph n's rows: start[n]:start[n + 1]
+
+
+class SentenceSource(Protocol):
+    """Where answers get a paragraph's stored sentence vectors (None: not stored)."""
+
+    def sentence_vectors_of(self, paragraph: Paragraph) -> np.ndarray | None: ...
+
+
+def paragraph_sentences(paragraphs: Sequence[Paragraph]) -> tuple[list[str], np.ndarray]:
+    """The sentences to store for ``paragraphs`` (in order) and the start offsets per
+    paragraph (paragraphs of one sentence store none)."""
+    texts: list[str] = []
+    start = np.zeros(len(paragraphs) + 1, dtype=np.int64)
+    for n, p in enumerate(paragraphs):
+        found = split_sentences(p.text, p.language)
+        if len(found) > 1:
+            texts.extend(t[:MAX_SENTENCE_CHARS] for t in found)
+        start[n + 1] = len(texts)
+    return texts, start
+
+
+def save_sentences(directory: Path, vectors: np.ndarray, start: np.ndarray) -> None:
+    """Write a generation's sentence vectors (float16) and offsets."""
+    np.save(Path(directory) / SENTENCES, np.asarray(vectors, dtype=np.float16))
+    np.save(Path(directory) / SENTENCE_START, np.asarray(start, dtype=np.int64))
+
+
+class StoredSentences:
+    """A generation's sentence vectors, memory-mapped (read side)."""
+
+    def __init__(self, vectors: np.ndarray, start: np.ndarray) -> None:
+        self.vectors = vectors
+        self.start = start
+
+    @classmethod
+    def load(cls, directory: Path, paragraphs: int) -> StoredSentences | None:
+        """The generation's sentences, or None for a generation built before they existed."""
+        directory = Path(directory)
+        if not (directory / SENTENCES).is_file() or not (directory / SENTENCE_START).is_file():
+            return None
+        start = np.load(directory / SENTENCE_START)
+        vectors = np.load(directory / SENTENCES, mmap_mode="r")
+        if len(start) != paragraphs + 1 or int(start[-1]) != len(vectors):
+            raise ValueError(f"sentence vectors in {directory} do not match its paragraphs")
+        return cls(vectors, start)
+
+    def of(self, n: int) -> np.ndarray | None:
+        """Paragraph ``n``'s sentence vectors (float32), None if it stores none."""
+        a, b = int(self.start[n]), int(self.start[n + 1])
+        return np.asarray(self.vectors[a:b], dtype=np.float32) if b > a else None
+
+    def best(self, query_vector: np.ndarray, numbers: Sequence[int],
+             fallback: Callable[[int], float]) -> dict[int, float]:
+        """Each paragraph's best sentence cosine (``fallback(n)`` for one-sentence ones)."""
+        out: dict[int, float] = {}
+        q = np.asarray(query_vector, dtype=np.float32)
+        for n in numbers:
+            rows = self.of(n)
+            out[n] = float((rows @ q).max()) if rows is not None else fallback(n)
+        return out
