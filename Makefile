@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench eval install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,6 +29,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The evaluation sets are generated from ../shared/data (never committed), then every set is
+# run through `dari eval`'s runner and one table of the test halves is printed.
+eval: $(STAMP)
+	$(BIN)/python eval/build_sets.py
+	$(BIN)/python eval/report.py --json build/eval/results.json
 
 clean:
 	rm -rf $(VENV) data

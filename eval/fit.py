@@ -1,0 +1,196 @@
+"""Fit the fusion's constants on the *tune* halves of the evaluation sets.
+
+Reads what ``python eval/report.py --dump FILE`` saved (every question's candidates with
+their exact evidence, from the retriever's own pipeline) and fits, on tune questions only:
+
+1. the ranking constants (``COUNTERPART_DISCOUNT``, ``KEYWORD_WEIGHT``, ``OWN_WEIGHT``): a
+   grid search that maximises the *macro* average, over sets, of "the first result is from
+   the right article" — every set weighs the same, so no single kind of question decides;
+2. the no-answer rule: a logistic regression (on standardised features, L2-regularised)
+   of on-corpus versus off-corpus over ``fusion.Evidence.features()``, each (set, label)
+   group weighted equally, then the probability threshold that maximises the mean, over
+   sets, of answered-on-corpus plus refused-off-corpus.
+
+It prints the constants for ``embeddings/fusion.py`` and the tune-half figures they give;
+the test halves are for ``make eval`` to report. Usage:
+``python eval/fit.py FILE [--apply]`` (``--apply`` rewrites the constants in fusion.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import pickle
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from embeddings import fusion  # noqa: E402  (after the path set-up above)
+from embeddings.fusion import Candidate  # noqa: E402
+from embeddings.retriever import collapse_translations  # noqa: E402
+
+_FIELDS = {f.name for f in fields(Candidate)}
+
+
+def candidates(row: dict[str, Any]) -> list[Candidate]:
+    return [Candidate(**{k: v for k, v in c.items() if k in _FIELDS}) for c in row["candidates"]]
+
+
+def first_article(row: dict[str, Any], cands: Sequence[Candidate]) -> str | None:
+    """The article of the first result under the current constants (as the retriever ranks)."""
+    info = {c["id"]: c for c in row["candidates"]}
+    numbers = [i for i, _ in fusion.fuse(cands, "pooled", row["asked_in"])]
+    if row["language"]:
+        numbers = [i for i in numbers if info[i]["lang"] == row["language"]]
+    aligned = {int(k): v for k, v in row["aligned"].items()}
+    top = collapse_translations(numbers, aligned)[:1]
+    return info[top[0]]["article"] if top else None
+
+
+def ranking_score(sets: dict[str, list[tuple[dict[str, Any], list[Candidate]]]]
+                  ) -> tuple[float, dict[str, float]]:
+    per_set = {}
+    for name, rows in sets.items():
+        if rows:
+            per_set[name] = float(np.mean([first_article(r, c) in r["relevant"] for r, c in rows]))
+    return float(np.mean(list(per_set.values()))), per_set
+
+
+# The ranking constants and the values each may take (coordinate descent over this grid).
+GRID = {
+    "SENTENCE_WEIGHT": (0.0, 0.25, 0.5, 0.75, 1.0),
+    "KEYWORD_WEIGHT": (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2),
+    "CROSS_KEYWORD_WEIGHT": (0.0, 0.005, 0.01, 0.02, 0.03, 0.05),
+    "COUNTERPART_DISCOUNT": (0.0, 0.005, 0.01, 0.02, 0.04),
+    "OWN_WEIGHT": (0.0, 0.05, 0.1, 0.3, 1.0),
+}
+# Sets whose question kinds are left out of the ranking fit (none by default).
+SKIP: tuple[str, ...] = ()
+
+
+def fit_ranking(dumps: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    """Coordinate descent over GRID, two rounds, maximising the macro R@1 on tune."""
+    sets = {name: [(r, candidates(r)) for r in rows if r["relevant"]] for name, rows in dumps.items()}
+    best, per_set = ranking_score(sets)
+    print(f"  start: macro {best:.4f} " + " ".join(f"{k} {v:.3f}" for k, v in per_set.items()))
+    for _ in range(2):
+        for key, values in GRID.items():
+            current = getattr(fusion, key)
+            for value in values:
+                setattr(fusion, key, value)
+                score, per_set = ranking_score(sets)
+                if score > best + 1e-9:
+                    best, current = score, value
+                    print(f"  {key} = {value}: macro {score:.4f} "
+                          + " ".join(f"{k} {v:.3f}" for k, v in per_set.items()))
+            setattr(fusion, key, current)
+    return {key: getattr(fusion, key) for key in GRID}
+
+
+def evidence_table(sets: dict[str, list[dict[str, Any]]]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    xs, ys, groups = [], [], []
+    for name, rows in sets.items():
+        for r in rows:
+            e = fusion.question_evidence(candidates(r), r["asked_in"])
+            xs.append(e.features())
+            ys.append(1 if r["relevant"] else 0)
+            groups.append(name)
+    return np.array(xs, dtype=np.float64), np.array(ys), groups
+
+
+def fit_relevance(sets: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
+    from sklearn.linear_model import LogisticRegression  # only the fitting script needs it
+
+    x, y, groups = evidence_table(sets)
+    keys = [f"{g}:{label}" for g, label in zip(groups, y)]
+    counts = {k: keys.count(k) for k in set(keys)}
+    weight = np.array([1.0 / counts[k] for k in keys])
+    weight *= len(weight) / weight.sum()
+    mu, sigma = x.mean(axis=0), x.std(axis=0)
+    sigma[sigma == 0] = 1.0
+    model = LogisticRegression(C=1.0, max_iter=1000)
+    model.fit((x - mu) / sigma, y, sample_weight=weight)
+    w = model.coef_[0] / sigma
+    b = float(model.intercept_[0] - np.sum(model.coef_[0] * mu / sigma))
+    names = ("RELEVANCE_W_DENSE", "RELEVANCE_W_GAP", "RELEVANCE_W_KEYWORD",
+             "RELEVANCE_W_KOREAN", "RELEVANCE_W_KOREAN_DENSE")
+    out = {"RELEVANCE_BIAS": round(b, 4), **{n: round(float(v), 4) for n, v in zip(names, w)}}
+    for key, value in out.items():
+        setattr(fusion, key, value)
+    # The threshold: the mean over sets of answered-on plus refused-off, on tune.
+    probs = 1.0 / (1.0 + np.exp(-(b + x @ w)))
+    best_t, best_v = 0.5, -1.0
+    for t in np.linspace(0.05, 0.95, 91):
+        values = []
+        for name in sets:
+            mine = np.array([g == name for g in groups])
+            on, off = mine & (y == 1), mine & (y == 0)
+            if on.any():
+                values.append(float(np.mean(probs[on] >= t)))
+            if off.any():
+                values.append(float(np.mean(probs[off] < t)))
+        v = float(np.mean(values))
+        if v > best_v + 1e-9:
+            best_t, best_v = float(t), v
+    out["RELEVANCE_THRESHOLD"] = round(best_t, 2)
+    fusion.RELEVANCE_THRESHOLD = out["RELEVANCE_THRESHOLD"]
+    return out
+
+
+def report(sets: dict[str, list[dict[str, Any]]]) -> None:
+    for name, rows in sets.items():
+        on = [r for r in rows if r["relevant"]]
+        off = [r for r in rows if not r["relevant"]]
+        for label, group in (("on answered", on), ("off refused", off)):
+            if not group:
+                continue
+            by_lang: dict[str, list[bool]] = {}
+            for r in group:
+                e = fusion.question_evidence(candidates(r), r["asked_in"])
+                answered = fusion.relevance(e) >= fusion.RELEVANCE_THRESHOLD
+                by_lang.setdefault(r["asked_in"], []).append(answered if r["relevant"] else not answered)
+            print(f"  {name} {label}: " + " ".join(f"{k} {np.mean(v):.3f} (n={len(v)})"
+                                                   for k, v in sorted(by_lang.items())))
+
+
+def apply(constants: dict[str, float]) -> None:
+    path = ROOT / "embeddings" / "fusion.py"
+    text = path.read_text(encoding="utf-8")
+    for key, value in constants.items():
+        text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
+        if n != 1:
+            raise SystemExit(f"{key} not found once in {path}")
+    path.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Fit the fusion's constants on the tune halves.")
+    parser.add_argument("dump", type=Path)
+    parser.add_argument("--apply", action="store_true", help="write the constants into fusion.py")
+    args = parser.parse_args(argv)
+    with args.dump.open("rb") as f:
+        dumps: dict[str, list[dict[str, Any]]] = pickle.load(f)
+    tune = {name: [r for r in rows if r["split"] == "tune"] for name, rows in dumps.items()}
+    print("fitting the ranking on tune:")
+    constants = fit_ranking(tune)
+    print("fitting the no-answer rule on tune:")
+    constants |= fit_relevance(tune)
+    print("constants:", constants)
+    print("tune figures:")
+    report(tune)
+    if args.apply:
+        apply(constants)
+        print("written into embeddings/fusion.py")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
