@@ -37,27 +37,23 @@ METHODS = ("dense", "keyword", "rrf", "pooled")
 COUNTERPART_DISCOUNT = 0.01
 # Share of a paragraph's dense evidence that comes from its best sentence (the rest from
 # the whole paragraph's vector): a question usually matches one sentence of a paragraph.
-SENTENCE_WEIGHT = 0.5
+SENTENCE_WEIGHT = 0.75
 # Weight of the keyword share against the cosine (cosines of relevant and unrelated
 # passages differ by a few hundredths; a share differs by up to 1). Words matched in the
 # question's own language weigh KEYWORD_WEIGHT; words matched across languages (numbers and
 # Latin-script names inside Korean text, for an English question) weigh CROSS_KEYWORD_WEIGHT.
-KEYWORD_WEIGHT = 0.05
+KEYWORD_WEIGHT = 0.03
 CROSS_KEYWORD_WEIGHT = 0.02
 # Weight of a paragraph's own evidence added for ties (small: it orders, it does not rank).
 OWN_WEIGHT = 0.1
 RRF_K = 60
 
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
-# z = BIAS + W_DENSE·best + W_GAP·gap + W_KEYWORD·share + W_KOREAN·[ko] + W_KOREAN_DENSE·[ko]·best
-RELEVANCE_BIAS = -60.0
-RELEVANCE_W_DENSE = 70.0
-RELEVANCE_W_GAP = 40.0
-RELEVANCE_W_KEYWORD = 6.0
-RELEVANCE_W_KOREAN = 0.0
-RELEVANCE_W_KOREAN_DENSE = -3.0
+# z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
+RELEVANCE_BIAS = -36.6326
+RELEVANCE_WEIGHTS = (14.7701, 2.5507, -0.4927, 2.4274, -0.5219, -0.5418, 2.7872, 19.27, 26.7009, 1.4628, 8.2897, 10.7017, 17.7469)
 # Probability from which a question is answered (and each quoted passage must reach it too).
-RELEVANCE_THRESHOLD = 0.5
+RELEVANCE_THRESHOLD = 0.55
 # The question's cosine baseline: the median own cosine of the dense side's top candidates.
 BASELINE_CANDIDATES = 50
 
@@ -162,24 +158,45 @@ def fuse(candidates: Sequence[Candidate], method: str = "pooled",
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the no-answer rule sees of a question (or of one passage for it)."""
+    """What the no-answer rule sees of a question (or of one passage for it).
+
+    Each feature has a reason that does not depend on the articles: how close the best
+    passage is (cosine, and above the question's own baseline in its language: e5's
+    Korean cosines sit higher, hence the Korean terms), how much of the question's
+    vocabulary a passage holds (in the question's language, and across languages: numbers
+    and names), whether one passage stands out from the rest (margins), what the passage
+    ranked first shows itself, and the best sentence's and whole paragraph's cosines (a
+    question about the corpus matches one sentence far better than any paragraph).
+    """
 
     language: str  # the question's language
-    dense: float  # best dense evidence (cosine)
+    dense: float  # best dense evidence (cosine, paragraph and sentence)
     gap: float  # best dense evidence above the question's baseline in its language
-    share: float  # best keyword share
+    same: float  # best keyword share matched in the question's language
+    cross: float  # best keyword share matched across languages
+    margin: float  # fused score of the first candidate minus the second's
+    relative_margin: float  # best relative evidence minus the second best
+    top_share: float  # keyword share of the first-ranked candidate
+    top_gap: float  # relative evidence of the first-ranked candidate
+    sentence: float  # best sentence cosine
+    paragraph: float  # best paragraph cosine
 
-    def features(self) -> tuple[float, float, float, float, float]:
-        """(dense, gap, share, korean, korean·dense): the logistic model's inputs."""
+    @property
+    def share(self) -> float:
+        """Best keyword share on either side."""
+        return max(self.same, self.cross)
+
+    def features(self) -> tuple[float, ...]:
+        """The logistic model's inputs, in the order of RELEVANCE_WEIGHTS."""
         korean = 1.0 if self.language == "ko" else 0.0
-        return (self.dense, self.gap, self.share, korean, korean * self.dense)
+        return (self.dense, self.gap, self.same, self.cross, korean, korean * self.dense,
+                korean * self.gap, self.margin, self.relative_margin, self.top_share,
+                self.top_gap, self.sentence, self.paragraph)
 
 
 def relevance(e: Evidence) -> float:
     """Probability that the evidence shows a passage answering the question."""
-    weights = (RELEVANCE_W_DENSE, RELEVANCE_W_GAP, RELEVANCE_W_KEYWORD, RELEVANCE_W_KOREAN,
-               RELEVANCE_W_KOREAN_DENSE)
-    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(weights, e.features()))
+    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(RELEVANCE_WEIGHTS, e.features()))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 
@@ -192,14 +209,56 @@ def baseline(dense_scores: Sequence[float]) -> float:
     return top[mid] if len(top) % 2 else (top[mid - 1] + top[mid]) / 2
 
 
+class Judge:
+    """The no-answer rule's view of one question's candidates: the question's evidence, and
+    each passage's own (a quoted passage must be answer-worthy by itself)."""
+
+    def __init__(self, candidates: Sequence[Candidate], language: str) -> None:
+        self.language = language
+        self._score = {c.id: pooled_score(c, language) for c in candidates}
+        self._ranked = sorted(candidates, key=lambda c: (-self._score[c.id], c.id))
+        self._relative = sorted(((c.relative_evidence, c.id) for c in candidates), reverse=True)
+        self.question = self._question(candidates)
+
+    def _question(self, candidates: Sequence[Candidate]) -> Evidence:
+        if not candidates:
+            return Evidence(self.language, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        sides = [c.keyword_sides(self.language) for c in candidates]
+        top = self._ranked[0]
+        return Evidence(
+            self.language,
+            dense=max(c.dense_evidence for c in candidates),
+            gap=self._relative[0][0],
+            same=max(s for s, _ in sides),
+            cross=max(x for _, x in sides),
+            margin=self._margin(top),
+            relative_margin=self._relative_margin(top),
+            top_share=top.keyword_evidence,
+            top_gap=top.relative_evidence,
+            sentence=max(c.sentence if c.sentence is not None else c.dense for c in candidates),
+            paragraph=max(c.dense for c in candidates),
+        )
+
+    def _margin(self, c: Candidate) -> float:
+        """``c``'s fused score minus the best other candidate's (negative unless first)."""
+        other = next((self._score[o.id] for o in self._ranked if o.id != c.id), None)
+        return 0.05 if other is None else self._score[c.id] - other
+
+    def _relative_margin(self, c: Candidate) -> float:
+        other = next((r for r, i in self._relative if i != c.id), None)
+        return 0.05 if other is None else c.relative_evidence - other
+
+    def passage(self, c: Candidate) -> Evidence:
+        """``c``'s own evidence, as if it were the only answer offered."""
+        same, cross = c.keyword_sides(self.language)
+        return Evidence(self.language, dense=c.dense_evidence, gap=c.relative_evidence,
+                        same=same, cross=cross, margin=self._margin(c),
+                        relative_margin=self._relative_margin(c), top_share=c.keyword_evidence,
+                        top_gap=c.relative_evidence,
+                        sentence=c.sentence if c.sentence is not None else c.dense,
+                        paragraph=c.dense)
+
+
 def question_evidence(candidates: Sequence[Candidate], language: str) -> Evidence:
-    """The question-level evidence: the best of every candidate's."""
-    return Evidence(language,
-                    max((c.dense_evidence for c in candidates), default=0.0),
-                    max((c.relative_evidence for c in candidates), default=0.0),
-                    max((c.keyword_evidence for c in candidates), default=0.0))
-
-
-def passage_evidence(c: Candidate, language: str) -> Evidence:
-    """One passage's own evidence (a quoted passage must be answer-worthy by itself)."""
-    return Evidence(language, c.dense_evidence, c.relative_evidence, c.keyword_evidence)
+    """The question-level evidence: the best of every candidate's, and the margins."""
+    return Judge(candidates, language).question

@@ -292,7 +292,8 @@ class Retriever:
         qv = query_vector if query_vector is not None else self.encode_query(query)
         candidates, _, aligned = self.candidates(query, qv, max(cfg.candidates, k), language)
         asked_in = question_language(query)
-        evidence = fusion.question_evidence(candidates, asked_in)
+        judge = fusion.Judge(candidates, asked_in)
+        evidence = judge.question
         probability = fusion.relevance(evidence)
         threshold = cfg.min_score if cfg.min_score > 0 else fusion.RELEVANCE_THRESHOLD
         if trace is not None:
@@ -307,7 +308,7 @@ class Retriever:
             scored = [(x, sc) for x, sc in scored if self.snapshot.langs[x] == code]
 
         def worthy(x: int) -> bool:
-            return fusion.relevance(fusion.passage_evidence(by_id[x], asked_in)) >= threshold
+            return fusion.relevance(judge.passage(by_id[x])) >= threshold
 
         return self._select(scored, aligned, by_id, worthy, k, None if language else asked_in)
 

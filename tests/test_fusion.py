@@ -69,6 +69,39 @@ def test_anchor_methods() -> None:
         fuse(cands, "nope")
 
 
+def ev(language: str = "en", dense: float = 0.82, gap: float = 0.03, share: float = 0.2,
+       margin: float = 0.005) -> Evidence:
+    """Evidence with one passage standing for the question: its sentence a little closer
+    than its paragraph, the first-ranked passage the best one."""
+    return Evidence(language, dense=dense, gap=gap, same=share, cross=0.0, margin=margin,
+                    relative_margin=margin, top_share=share, top_gap=gap,
+                    sentence=dense + 0.01, paragraph=dense - 0.01)
+
+
+def test_relevance_grows_with_each_piece_of_evidence() -> None:
+    p = relevance(ev())
+    assert 0.0 < p < 1.0
+    assert relevance(ev(dense=0.86)) > p  # a closer passage
+    assert relevance(ev(share=0.9)) > p  # the question's rare words found
+    assert relevance(ev(gap=0.08)) > p  # standing out from the question's baseline
+    assert relevance(ev(margin=0.03)) > p  # one passage clearly first
+
+
+def test_korean_cosines_need_more_to_count() -> None:
+    # e5 gives Korean text higher cosines: the same evidence counts for less in Korean.
+    assert relevance(ev("ko")) < relevance(ev("en"))
+
+
+def test_the_rule_separates_clear_cases() -> None:
+    t = fusion.RELEVANCE_THRESHOLD
+    # A named passage well above the question's baseline: answered, in both languages.
+    assert relevance(ev("en", dense=0.86, gap=0.08, share=1.0, margin=0.03)) >= t
+    assert relevance(ev("ko", dense=0.90, gap=0.08, share=1.0, margin=0.03)) >= t
+    # Nothing stands out and no rare word is found: refused, in both languages.
+    assert relevance(ev("en", dense=0.79, gap=0.01, share=0.0, margin=0.0)) < t
+    assert relevance(ev("ko", dense=0.83, gap=0.01, share=0.0, margin=0.0)) < t
+
+
 def test_evidence_is_judged_against_its_own_language() -> None:
     # A Korean question: the Korean paragraph's raw cosine is higher, but the English
     # translation of the answer stands further above the English baseline.
@@ -85,28 +118,10 @@ def test_baseline_is_the_median_of_the_question_cosines() -> None:
     assert baseline([1.0] * 10 + [0.5] * 100) == 0.5  # only the best BASELINE_CANDIDATES
 
 
-def test_relevance_grows_with_each_piece_of_evidence() -> None:
-    base = Evidence("en", dense=0.82, gap=0.04, share=0.2)
-    p = relevance(base)
-    assert 0.0 < p < 1.0
-    assert relevance(Evidence("en", 0.86, 0.04, 0.2)) > p  # a closer passage
-    assert relevance(Evidence("en", 0.82, 0.04, 0.9)) > p  # the question's rare words found
-    assert relevance(Evidence("en", 0.82, 0.08, 0.2)) > p  # standing out from the baseline
-
-
-def test_korean_cosines_need_more_to_count() -> None:
-    # e5 gives Korean text higher cosines: the same cosine, well above an English
-    # question's baseline, is ordinary for a Korean one.
-    en = Evidence("en", dense=0.84, gap=0.04, share=0.3)
-    ko = Evidence("ko", dense=0.84, gap=0.04, share=0.3)
-    assert relevance(ko) < relevance(en)
-
-
-def test_the_rule_separates_clear_cases() -> None:
-    t = fusion.RELEVANCE_THRESHOLD
-    # A named passage well above the question's baseline: answered, in both languages.
-    assert relevance(Evidence("en", 0.86, 0.08, 1.0)) >= t
-    assert relevance(Evidence("ko", 0.90, 0.08, 1.0)) >= t
-    # Nothing stands out and no rare word is found: refused, in both languages.
-    assert relevance(Evidence("en", 0.79, 0.01, 0.0)) < t
-    assert relevance(Evidence("ko", 0.83, 0.01, 0.0)) < t
+def test_a_passage_is_judged_on_its_own_evidence() -> None:
+    strong = Candidate(1, "en", dense=0.87, share=1.0, centre=0.78)
+    weak = Candidate(2, "en", dense=0.80, share=0.0, centre=0.78)
+    judge = fusion.Judge([strong, weak], "en")
+    assert relevance(judge.question) >= fusion.RELEVANCE_THRESHOLD
+    assert relevance(judge.passage(strong)) >= fusion.RELEVANCE_THRESHOLD
+    assert relevance(judge.passage(weak)) < fusion.RELEVANCE_THRESHOLD
