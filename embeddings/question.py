@@ -16,7 +16,7 @@ other articles: whatever a column is about, a question about it is phrased with 
 from __future__ import annotations
 
 from corpus.lang import detect_language
-from embeddings.tokenize import tokenize
+from embeddings.tokenize import HANGUL, korean_tags, tokenize
 
 # Tokens as `embeddings.tokenize` produces them (English lowercased and lightly stemmed,
 # Korean content morphemes). English: nouns for the text and its writer, verbs of saying.
@@ -52,3 +52,20 @@ def topic_terms(question: str) -> list[str]:
     kept = [t for t in tokens if t not in SCAFFOLD]
     return kept or tokens
 
+
+
+# Kiwi tags of name-like Korean morphemes: proper nouns, foreign words, Chinese characters,
+# numbers.
+_NAME_TAGS = frozenset({"NNP", "SL", "SH", "SN"})
+
+
+def looks_like_name(question: str) -> bool:
+    """True when the question's Korean topic words are all names (proper nouns, foreign
+    words, numbers): "기시다 후미오", "독도" (NNP), "SK하이닉스" — not "내일 날씨 어때?".
+    A question without Hangul is judged by its length alone (``fusion.NAME_TERMS``)."""
+    if not HANGUL.search(question):
+        return True
+    content = [(form, tag) for form, tag in korean_tags(question)
+               if tag in {"NNG", "NNP", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "SN"}
+               and form not in SCAFFOLD]
+    return bool(content) and all(tag in _NAME_TAGS for _, tag in content)

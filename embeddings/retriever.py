@@ -30,7 +30,7 @@ from embeddings.index import DenseIndex
 from embeddings.keyword import KeywordIndex, KeywordScores
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
 from embeddings.models import Hit
-from embeddings.question import question_language, topic_terms
+from embeddings.question import looks_like_name, question_language, topic_terms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
 
@@ -291,15 +291,16 @@ class Retriever:
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
         candidates, _, aligned = self.candidates(query, qv, max(cfg.candidates, k), language)
+        terms = len(set(topic_terms(query))) if looks_like_name(query) else 0
         asked_in = question_language(query)
-        judge = fusion.Judge(candidates, asked_in)
+        judge = fusion.Judge(candidates, asked_in, aligned)
         evidence = judge.question
         probability = fusion.relevance(evidence)
         threshold = cfg.min_score if cfg.min_score > 0 else fusion.RELEVANCE_THRESHOLD
         if trace is not None:
             trace.candidates, trace.aligned, trace.evidence = candidates, aligned, evidence
             trace.probability, trace.threshold = probability, threshold
-        if probability < threshold:
+        if not fusion.answerable(evidence, terms, threshold):
             return []
         by_id = {c.id: c for c in candidates}
         scored = fusion.fuse(candidates, method, asked_in)
@@ -308,7 +309,9 @@ class Retriever:
             scored = [(x, sc) for x, sc in scored if self.snapshot.langs[x] == code]
 
         def worthy(x: int) -> bool:
-            return fusion.relevance(judge.passage(by_id[x])) >= threshold
+            # A paragraph and its translation are one answer: the better side vouches.
+            unit = [m for m in (x, *aligned.get(x, ())) if m in by_id]
+            return any(fusion.answerable(judge.passage(by_id[m]), terms, threshold) for m in unit)
 
         return self._select(scored, aligned, by_id, worthy, k, None if language else asked_in)
 

@@ -58,6 +58,12 @@ def kiwi_sentences(text: str) -> list[str]:
         return [s.text.strip() for s in _kiwi().split_into_sents(text)]
 
 
+def korean_tags(text: str) -> list[tuple[str, str]]:
+    """(morpheme, kiwipiepy tag) of every morpheme of ``text``."""
+    with _kiwi_lock:
+        return [(t.form, t.tag) for t in _kiwi().tokenize(text)]
+
+
 def stem(word: str) -> str:
     """Strip common English inflections; deliberately light (no Porter stemmer installed).
 

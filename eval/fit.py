@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings import fusion  # noqa: E402  (after the path set-up above)
 from embeddings.fusion import Candidate  # noqa: E402
+from embeddings.question import looks_like_name, topic_terms  # noqa: E402
 from embeddings.retriever import collapse_translations  # noqa: E402
 
 _FIELDS = {f.name for f in fields(Candidate)}
@@ -42,6 +43,10 @@ _FIELDS = {f.name for f in fields(Candidate)}
 
 def candidates(row: dict[str, Any]) -> list[Candidate]:
     return [Candidate(**{k: v for k, v in c.items() if k in _FIELDS}) for c in row["candidates"]]
+
+
+def _aligned(row: dict[str, Any]) -> dict[int, list[int]]:
+    return {int(k): v for k, v in row["aligned"].items()}
 
 
 def first_article(row: dict[str, Any], cands: Sequence[Candidate]) -> str | None:
@@ -101,7 +106,7 @@ def evidence_table(sets: dict[str, list[dict[str, Any]]]) -> tuple[np.ndarray, n
     xs, ys, groups = [], [], []
     for name, rows in sets.items():
         for r in rows:
-            e = fusion.question_evidence(candidates(r), r["asked_in"])
+            e = fusion.question_evidence(candidates(r), r["asked_in"], _aligned(r))
             xs.append(e.features())
             ys.append(1 if r["relevant"] else 0)
             groups.append(name)
@@ -159,8 +164,9 @@ def report(sets: dict[str, list[dict[str, Any]]]) -> None:
                 continue
             by_lang: dict[str, list[bool]] = {}
             for r in group:
-                e = fusion.question_evidence(candidates(r), r["asked_in"])
-                answered = fusion.relevance(e) >= fusion.RELEVANCE_THRESHOLD
+                e = fusion.question_evidence(candidates(r), r["asked_in"], _aligned(r))
+                terms = len(set(topic_terms(r["query"]))) if looks_like_name(r["query"]) else 0
+                answered = fusion.answerable(e, terms, fusion.RELEVANCE_THRESHOLD)
                 by_lang.setdefault(r["asked_in"], []).append(answered if r["relevant"] else not answered)
             print(f"  {name} {label}: " + " ".join(f"{k} {np.mean(v):.3f} (n={len(v)})"
                                                    for k, v in sorted(by_lang.items())))
@@ -180,12 +186,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Fit the fusion's constants on the tune halves.")
     parser.add_argument("dump", type=Path)
     parser.add_argument("--apply", action="store_true", help="write the constants into fusion.py")
+    parser.add_argument("--relevance-only", action="store_true",
+                        help="keep the ranking constants in fusion.py, fit the no-answer rule")
     args = parser.parse_args(argv)
     with args.dump.open("rb") as f:
         dumps: dict[str, list[dict[str, Any]]] = pickle.load(f)
     tune = {name: [r for r in rows if r["split"] == "tune"] for name, rows in dumps.items()}
-    print("fitting the ranking on tune:")
-    constants = fit_ranking(tune)
+    constants: dict[str, Any] = {}
+    if not args.relevance_only:
+        print("fitting the ranking on tune:")
+        constants = fit_ranking(tune)
     print("fitting the no-answer rule on tune:")
     constants |= fit_relevance(tune)
     print("constants:", constants)
