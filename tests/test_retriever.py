@@ -111,7 +111,7 @@ def test_unrelated_passages_are_not_padding(retriever: Retriever) -> None:
     assert trace.evidence is not None
     for h in hits:
         c = by_id[numbers[h.paragraph.id]]
-        e = fusion.Judge(trace.candidates, trace.evidence.language).passage(c)
+        e = fusion.Judge(trace.candidates, trace.evidence.language, trace.aligned).passage(c)
         assert fusion.relevance(e) >= trace.threshold
     # The rule is per passage: a question about the Jeju article still gets the Jeju passages.
     jeju = retriever.search("Why are tangerine farmers on Jeju planting mangoes?", k=5)
