@@ -116,8 +116,7 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     from embeddings.encoder import Encoder
     from embeddings.index import DenseIndex
     from embeddings.keyword import KeywordIndex
-    from embeddings.manifest import Manifest, index_root, new_generation_name, swap_current
-    from embeddings.refresh import KEYWORD_DIR
+    from embeddings.manifest import KEYWORD_DIR, Manifest, index_root, new_generation_name, swap_current
     from embeddings.snapshot import write_snapshot
 
     settings = _settings(data_dir)

@@ -87,6 +87,11 @@ class KeywordIndex:
             self._best = best
         return best
 
+    def knows(self, tokens: Iterable[str]) -> bool:
+        """True when every token occurs somewhere in the indexed passages."""
+        vocab = self._bm25.vocab_dict if self._bm25 is not None else {}  # type: ignore[attr-defined]
+        return all(t in vocab for t in tokens)
+
     def position(self, pid: str) -> int | None:
         """Row of passage ``pid`` in the index (None if unknown)."""
         return self._position.get(pid)

@@ -291,7 +291,10 @@ class Retriever:
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
         candidates, _, aligned = self.candidates(query, qv, max(cfg.candidates, k), language)
-        terms = len(set(topic_terms(query))) if looks_like_name(query) else 0
+        # A name is answered when one passage covers it (fusion.answerable) — only if the
+        # corpus knows every one of its words (a share ignores words it has never seen).
+        topic = set(topic_terms(query))
+        terms = len(topic) if looks_like_name(query) and self.keyword.knows(topic) else 0
         asked_in = question_language(query)
         judge = fusion.Judge(candidates, asked_in, aligned)
         evidence = judge.question
