@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 # Most dense rows fetched for one question while looking for every language's candidates.
 _MAX_FETCH = 4096
+# A language with fewer paragraphs than this share of the corpus (and fewer than
+# fusion.BASELINE_CANDIDATES) gets no candidates or baseline of its own.
+_MINOR_LANGUAGE = 0.1
 
 
 def collapse_translations(numbers: Sequence[int],
@@ -85,10 +88,14 @@ class Retriever:
             raise IndexMismatch(f"index generation {manifest.generation}: keyword index has "
                                 f"{len(keyword)} paragraphs, snapshot {len(snapshot)}; "
                                 "run `dari index --full` to rebuild")
-        # The languages the generation holds (each gets its own dense candidates).
-        self._languages = [code for code, n in
-                           zip(LANG_CODES, np.bincount(snapshot.langs, minlength=len(LANG_CODES)))
-                           if n > 0]
+        # The languages the generation holds enough of to judge a cosine against (each gets
+        # its own dense candidates and baseline). A language with a handful of paragraphs
+        # (a few English-looking lines in a Korean corpus) has no meaningful baseline: its
+        # paragraphs compete on the overall one, and only when they rank on their own.
+        counts = np.bincount(snapshot.langs, minlength=len(LANG_CODES))
+        self._languages = [code for code, n in zip(LANG_CODES, counts)
+                           if n >= min(fusion.BASELINE_CANDIDATES, _MINOR_LANGUAGE * len(snapshot))
+                           and n > 0]
         # Dense rows of each paragraph: rows _row_order[_row_start[n]:_row_start[n + 1]].
         self._row_order = np.argsort(snapshot.rows, kind="stable")
         self._row_start = np.searchsorted(snapshot.rows[self._row_order],
@@ -168,7 +175,9 @@ class Retriever:
                 best.setdefault(number, score)  # best first: a paragraph's first passage wins
             per_language: dict[str, list[tuple[int, float]]] = {code: [] for code in self._languages}
             for number, score in best.items():
-                per_language[self.snapshot.language_of(number)].append((number, score))
+                code = self.snapshot.language_of(number)
+                if code in per_language:
+                    per_language[code].append((number, score))
             short = any(len(v) < want for v in per_language.values())
             if not short or fetch >= self.dense.ntotal or fetch >= _MAX_FETCH:
                 break
@@ -180,6 +189,9 @@ class Retriever:
             top.update(pairs[:n])
         baselines = {code: fusion.baseline([sc for _, sc in pairs])
                      for code, pairs in per_language.items() if pairs}
+        overall = fusion.baseline(list(best.values()))
+        for code in LANG_CODES:
+            baselines.setdefault(code, overall)
         return top, baselines
 
     def _keyword_list(self, scores: KeywordScores, n: int, language: str | None) -> dict[int, float]:
