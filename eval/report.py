@@ -6,7 +6,7 @@ set's corpus, then the retriever's one pipeline) on each set built by
 model loads once, and prints the test-half figures:
 
 - dense / BM25 / RRF: the article of the first result is right (each method ranked alone,
-  no refusal: the anchors);
+  no refusal: the anchors); "Dari ranking" is Dari's fusion read the same way;
 - Dari: the first *quoted* passage is from the right article, as a user sees it (a wrong
   refusal counts as a miss);
 - off-corpus refused: the share of off-corpus questions that got no passage;
@@ -47,12 +47,13 @@ def fmt(value: float | None) -> str:
 
 
 def table(rows: Sequence[tuple[str, dict[str, Any]]]) -> str:
-    lines = ["| set | n on / off | dense R@1 | BM25 R@1 | RRF R@1 | **Dari as quoted** R@1"
-             " | off-corpus refused | answer quoted |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| set | on / off | dense | BM25 | RRF | Dari ranking | **Dari as quoted**"
+             " | on-corpus answered | off-corpus refused | answer quoted |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, f in rows:
         lines.append(f"| {name} | {f['on_topic']} / {f['off_topic']} | {fmt(f['dense'])}"
-                     f" | {fmt(f['keyword'])} | {fmt(f['rrf'])} | **{fmt(f['dari'])}**"
+                     f" | {fmt(f['keyword'])} | {fmt(f['rrf'])} | {fmt(f['pooled'])}"
+                     f" | **{fmt(f['dari'])}** | {fmt(f['on_topic_answered'])}"
                      f" | {fmt(f['off_topic_refused'])} | {fmt(f['answer_quoted'])} |")
     return "\n".join(lines)
 

@@ -106,3 +106,40 @@ def test_off_topic_questions_get_no_answer(eval_result: dict) -> None:
 def test_eval_rejects_missing_queries_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["eval", "--corpus", str(REPO / "articles"), "--queries", str(tmp_path / "no.jsonl")])
     assert code == 2 and "not found" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def seed_natural(shared_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`dari eval --json` on the natural questions about the seed (eval/seed_questions.jsonl)."""
+    import contextlib
+    import io
+
+    tmp = tmp_path_factory.mktemp("eval-natural")
+    cfg = write_config(tmp / "config.toml", REPO / "articles", tmp / "unused", shared_model_dir)
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["eval", "--config", str(cfg), "--corpus", str(REPO / "articles"),
+                     "--also", str(REPO / "eval" / "distractors"),
+                     "--queries", str(REPO / "eval" / "seed_questions.jsonl"), "--json"])
+    assert code == 0
+    return json.loads(buffer.getvalue())
+
+
+def test_eval_json_keeps_its_fields_and_adds_the_new_ones(seed_natural: dict) -> None:
+    # Tools read these: they are added to, never renamed.
+    assert isinstance(seed_natural["methods"]["pooled"]["all"]["article"]["recall@1"], float)
+    search = seed_natural["search"]
+    for key in ("first_passage_right_article", "off_topic", "off_topic_answered",
+                "on_topic_answered", "answer_quoted"):
+        assert key in search, key
+    assert set(seed_natural["splits"]) == {"tune", "test", "all"}
+    test = seed_natural["splits"]["test"]
+    assert {"dense", "keyword", "rrf", "dari", "off_topic_refused", "answer_quoted"} <= set(test)
+
+
+def test_natural_questions_about_the_seed(seed_natural: dict) -> None:
+    # "What does the author say about Dokdo?", "이 칼럼에 대만해협 얘기 나와?": the way people
+    # ask about a column, answered from it; questions about anything else refused.
+    kinds = seed_natural["splits"]["all"]["kinds"]
+    assert kinds["en-natural"]["dari"] >= 0.9 and kinds["ko-natural"]["dari"] >= 0.9
+    assert kinds["en-off"]["refused"] >= 0.8 and kinds["ko-off"]["refused"] >= 0.8
