@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="pickle every question's candidates here (for eval/fit.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
     settings = load_settings(args.config)
     encoder = Encoder.from_settings(settings)
     names = list(args.only or SETS)
