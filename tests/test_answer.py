@@ -66,8 +66,8 @@ def test_trim_keeps_most_relevant_sentences_in_order(encoder) -> None:  # type: 
 
 def test_trim_keeps_the_answering_sentence_not_only_the_echo(encoder) -> None:  # type: ignore[no-untyped-def]
     # Korean ¶4: the sentence that echoes the question ("…한반도를 넘어…") is followed by the
-    # one that answers it (the South China Sea / Taiwan Strait contingency). The quote is
-    # the run of sentences around the best evidence, so the answer stays in it.
+    # one that answers it (the South China Sea / Taiwan Strait contingency). Sentences are
+    # chosen by cosine *and* the question's terms, so the answer stays in the quote.
     _, ko = seed_paragraphs()
     question = "한·미·일 군사협력이 한반도를 넘어 확대되면 어떤 문제가 있나?"
     trimmed = trim(ko[3], "ko", None, encoder, 3, question)
