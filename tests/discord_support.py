@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest_asyncio
 
@@ -27,17 +29,18 @@ from emulator.connect import reset_api_base, use_api_base
 from emulator.harness import running_bot, settings_for, start_bot, stop_bot
 from emulator.server import DiscordEmulator
 
-__all__ = ["TOKEN", "discord_emulator", "running_bot", "settings_for", "start_bot", "stop_bot"]
+__all__ = ["TOKEN", "discord_emulator", "emulator_running", "running_bot", "settings_for", "start_bot", "stop_bot"]
 
 log = logging.getLogger(__name__)
 
 TOKEN = "emulator-token"
 
 
-@pytest_asyncio.fixture(loop_scope="function")
-async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
-    """A started emulator with discord.py pointed at it (function scope, the test's loop)."""
-    emu = DiscordEmulator(TOKEN)
+@asynccontextmanager
+async def emulator_running(**options: Any) -> AsyncIterator[DiscordEmulator]:
+    """A started emulator (``options`` go to ``DiscordEmulator``) with discord.py pointed at
+    it; stopped, and discord.py pointed back at discord.com, on exit."""
+    emu = DiscordEmulator(TOKEN, **options)
     await emu.start()
     use_api_base(emu.api_base)
     try:
@@ -45,3 +48,10 @@ async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
     finally:
         await emu.stop()
         reset_api_base()
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def discord_emulator() -> AsyncIterator[DiscordEmulator]:
+    """A started emulator with discord.py pointed at it (function scope, the test's loop)."""
+    async with emulator_running() as emu:
+        yield emu

@@ -29,12 +29,11 @@ from bot.client import DariBot
 from bot.format import escape
 from bot.i18n import t
 from dari.service import DariService
-from emulator.connect import reset_api_base, use_api_base
 from emulator.server import DiscordEmulator
 from emulator.state import EPHEMERAL
 from embeddings.manifest import index_root, read_current
 from tests.bot_support import COMMANDS, Service, assert_no_mentions_anywhere, bot_settings, embed_text
-from tests.discord_support import TOKEN, running_bot
+from tests.discord_support import emulator_running, running_bot
 from tests.index_support import index_encoder, make_corpus, settings_for, warm_cache  # noqa: F401
 
 ANSWER_TIMEOUT = 90.0
@@ -60,14 +59,8 @@ def refresh_service(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: 
 @pytest_asyncio.fixture(loop_scope="function")
 async def emulator() -> AsyncIterator[DiscordEmulator]:
     """An emulator asking for a heartbeat every 0.25 s: a stalled event loop shows at once."""
-    emu = DiscordEmulator(TOKEN, heartbeat_interval_ms=HEARTBEAT_MS)
-    await emu.start()
-    use_api_base(emu.api_base)
-    try:
+    async with emulator_running(heartbeat_interval_ms=HEARTBEAT_MS) as emu:
         yield emu
-    finally:
-        await emu.stop()
-        reset_api_base()
 
 
 def _bot(emu: DiscordEmulator, service: DariService, *, index: dict[str, Any] | None = None,
