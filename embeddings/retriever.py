@@ -237,12 +237,12 @@ class Retriever:
             at += len(group)
         return out
 
-    def candidates(self, query: str, query_vector: np.ndarray, n: int,
-                   language: str | None = None
-                   ) -> tuple[list[Candidate], dict[str, float], dict[int, list[int]]]:
-        """Every candidate with exact evidence on both sides, the question's cosine baseline
-        per language and the alignment of the candidates (paragraph number → translations)."""
-        scores = self.keyword.scores(topic_terms(query))
+    def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
+                   language: str | None = None) -> tuple[list[Candidate], dict[int, list[int]]]:
+        """Every candidate with exact evidence on both sides (for the question's ``topic``
+        terms and vector) and the alignment of the candidates (paragraph number → its
+        translations)."""
+        scores = self.keyword.scores(topic)
         dense_top, baselines = self._dense_list(query_vector, n)
         keyword_top = self._keyword_list(scores, n, language)
         numbers = list(dict.fromkeys([*dense_top, *keyword_top]))
@@ -264,7 +264,7 @@ class Retriever:
             mine = self.snapshot.language_of(x)
             theirs = self.snapshot.language_of(partner[0]) if partner else mine
             out.append(Candidate(
-                id=x, language=self.snapshot.language_of(x), dense=cosine[x],
+                id=x, language=mine, dense=cosine[x],
                 keyword=float(array[x]) if array.size else 0.0,
                 share=scores.share(float(array[x])) if array.size else 0.0,
                 sentence=sentence[x],
@@ -275,7 +275,7 @@ class Retriever:
                 dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
                 centre=baselines.get(mine, fallback),
                 counterpart_centre=baselines.get(theirs, fallback)))
-        return out, baselines, aligned
+        return out, aligned
 
     # -- search ---------------------------------------------------------------------------
 
@@ -302,11 +302,12 @@ class Retriever:
         cfg = self.settings.retrieval
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
-        candidates, _, aligned = self.candidates(query, qv, max(cfg.candidates, k), language)
+        topic = topic_terms(query)
+        candidates, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language)
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
-        topic = set(topic_terms(query))
-        terms = len(topic) if looks_like_name(query) and self.keyword.knows(topic) else 0
+        names = set(topic)
+        terms = len(names) if looks_like_name(query) and self.keyword.knows(names) else 0
         asked_in = question_language(query)
         judge = fusion.Judge(candidates, asked_in, aligned)
         evidence = judge.question
