@@ -44,7 +44,7 @@ def _settings(data_dir: Path) -> Any:
     """The project's settings with the bench's data dir, keeping the usual model dir."""
     import dataclasses
 
-    from dari.config import load_settings
+    from settings.config import load_settings
 
     base = load_settings(None, check_corpus=False)
     settings = base.with_overrides(data_dir=data_dir)

@@ -57,7 +57,7 @@ def seed_paragraphs() -> list[str]:
 
 
 def _settings() -> Any:
-    from dari.config import load_settings
+    from settings.config import load_settings
 
     return load_settings(None, check_corpus=False)
 

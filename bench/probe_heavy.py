@@ -41,7 +41,7 @@ QUESTIONS = (
 
 
 def _config(base: Path, emu: DiscordEmulator, extra: str) -> Path:
-    from dari.config import load_settings
+    from settings.config import load_settings
 
     model_dir = load_settings(None, check_corpus=False).model_dir
     corpus = base / "articles"

@@ -98,7 +98,7 @@ def main() -> int:
 
 def _encoder() -> Any:
     # The project's settings and model, as bench.encode uses them.
-    from dari.config import load_settings
+    from settings.config import load_settings
     from embeddings.encoder import Encoder
 
     return Encoder.from_settings(load_settings(None, check_corpus=False))

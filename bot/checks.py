@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
-from dari.config import DiscordConfig
+from settings.config import DiscordConfig
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ The bot never touches the index itself: everything goes through ``dari.service``
 every service call runs in a worker thread (``asyncio.to_thread``) to keep the gateway
 heartbeat and other users' commands responsive. Refreshes (/reindex, /add-article, the
 periodic one) are long and CPU-bound, so they run in a separate process
-(``dari.refresh_process``): nothing long shares the interpreter with the gateway.
+(``bot.refresher``): nothing long shares the interpreter with the gateway.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from discord.ext import commands, tasks
 
 from bot.errors import UserFacingError
 from bot.i18n import DariTranslator, interface_language, t
-from dari.config import Settings
-from dari.refresh_process import FileNote, Progress, RefreshFailed, RefreshProcess
+from settings.config import Settings
+from bot.refresher import FileNote, Progress, RefreshFailed, RefreshProcess
 from embeddings.lock import RefreshBusy
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class DariBot(commands.Bot):
         self.service = service
         if settings.discord.api_base:
             # A Discord-compatible local server (sandbox, tests) instead of discord.com.
-            from emulator.connect import use_api_base
+            from bot.api_base import use_api_base
 
             use_api_base(settings.discord.api_base)
         # Guild ids commands were synced to at start (the sandbox adds its guild).
@@ -142,7 +142,7 @@ class DariBot(commands.Bot):
         """Refresh the index in a separate process, then serve the new generation.
 
         Returns the ``RefreshReport``; raises ``RefreshBusy``, ``RefreshTimedOut`` or
-        ``RefreshFailed`` (``dari.refresh_process``). The old generation answers meanwhile.
+        ``RefreshFailed`` (``bot.refresher``). The old generation answers meanwhile.
         """
         report = await self.refresher.run(full, progress, on_file)
         await asyncio.to_thread(self.service.reload)

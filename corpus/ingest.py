@@ -18,7 +18,7 @@ from tqdm import tqdm
 from corpus.dedupe import build_articles
 from corpus.parse import CorpusFileError, ParsedDocument, check_limits, parse_file
 from corpus.store import Store, article_digest
-from dari.config import ConfigError, Settings
+from settings.config import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 

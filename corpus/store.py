@@ -27,7 +27,7 @@ from corpus.models import AlignmentPair, Article, Language, Paragraph
 from corpus.text import content_digest, fold_punctuation
 
 if TYPE_CHECKING:
-    from dari.config import Settings
+    from settings.config import Settings
 
 log = logging.getLogger(__name__)
 

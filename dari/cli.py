@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dari.config import ConfigError, Settings, load_settings
+from settings.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
 

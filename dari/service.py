@@ -1,7 +1,7 @@
 """The facade the bot and the CLI use: search, ask, articles, refresh, status.
 
 Everything here blocks (the bot calls it through ``asyncio.to_thread``; the bot's refreshes
-run in a separate process, see ``dari.refresh_process``, and end with :meth:`reload`). The live
+run in a separate process, see ``bot.refresher``, and end with :meth:`reload`). The live
 :class:`Retriever` is an immutable object behind one reference: a refresh builds the new
 generation while queries keep using the old Retriever, then the reference is replaced under
 a lock, so a query sees either the old or the new generation, never a mix. If another
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpus.models import AlignmentPair, Article, Paragraph
-from dari.config import Settings
+from settings.config import Settings
 from embeddings.lock import RefreshBusy
 from embeddings.manifest import IndexProblem, Manifest, NoIndex, current_stamp, index_root, read_current
 from embeddings.models import Answer, Hit

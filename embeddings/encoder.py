@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from dari.config import Settings
+from settings.config import Settings
 from embeddings.convert import (
     DEFAULT_MODEL,
     PASSAGE_PROMPT,

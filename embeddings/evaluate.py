@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dari.config import Settings
+from settings.config import Settings
 from embeddings import fusion
 from embeddings.answer import build_answer
 from embeddings.fusion import METHODS

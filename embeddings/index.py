@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
-from dari.config import IndexConfig
+from settings.config import IndexConfig
 
 log = logging.getLogger(__name__)
 

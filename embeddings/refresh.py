@@ -27,7 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from corpus.models import Article, Paragraph
-from dari.config import Settings
+from settings.config import Settings
 from embeddings.cache import EmbeddingCache, text_digest
 from embeddings.index import DenseIndex
 from embeddings.lock import RefreshLock

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from corpus.models import Paragraph
-from dari.config import Settings
+from settings.config import Settings
 from embeddings import fusion
 from embeddings.fusion import Candidate, Evidence
 from embeddings.index import DenseIndex

@@ -15,8 +15,8 @@ from typing import Any
 
 import discord
 
-from dari.config import Settings
-from emulator.connect import use_api_base
+from settings.config import Settings
+from bot.api_base import use_api_base
 from emulator.server import DiscordEmulator
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """A Discord API emulator: the REST routes and gateway the Dari bot uses, on 127.0.0.1.
 
-The real discord.py client connects to it (see :mod:`emulator.connect`). Every REST
+The real discord.py client connects to it (see :mod:`bot.api_base`). Every REST
 request is recorded (``emu.requests``) so tests can assert on payloads; routes that are
 not emulated answer 404 and are logged loudly, so a missing route is never silent.
 The user side (sending messages, invoking slash commands) is in :mod:`emulator.driver`.
@@ -31,7 +31,7 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
     """Discord REST + gateway on 127.0.0.1 (port 0 → a free port), with one guild.
 
     ``token`` is the bot token the emulator accepts. After :meth:`start`, point discord.py
-    at it with ``emulator.connect.use_api_base(emu.api_base)``.
+    at it with ``bot.api_base.use_api_base(emu.api_base)``.
     """
 
     def __init__(self, token: str = "emulator-token", *, host: str = "127.0.0.1", port: int = 0,

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dari.config import load_settings  # noqa: E402  (after the path set-up above)
+from settings.config import load_settings  # noqa: E402  (after the path set-up above)
 from embeddings.encoder import Encoder  # noqa: E402
 from embeddings.evaluate import load_queries, run_eval  # noqa: E402
 

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dari.config import load_settings  # noqa: E402  (after the path set-up above)
+from settings.config import load_settings  # noqa: E402  (after the path set-up above)
 from embeddings import answer  # noqa: E402
 from embeddings.evaluate import _shown_text, load_queries, normalise  # noqa: E402
 from embeddings.refresh import refresh  # noqa: E402

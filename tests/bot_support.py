@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from bot.client import DariBot
-from dari.config import Settings
+from settings.config import Settings
 from dari.service import DariService
 from emulator.server import DiscordEmulator
 from tests.discord_support import running_bot

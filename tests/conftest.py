@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from dari.config import Settings, load_settings
+from settings.config import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "articles"

@@ -98,7 +98,7 @@ def bench_ingest(count: int = 1000) -> str:
     import time
 
     from corpus.ingest import ingest
-    from dari.config import load_settings
+    from settings.config import load_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         corpus = write_synthetic_corpus(Path(tmp) / "articles", count)

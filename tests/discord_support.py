@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from emulator.connect import reset_api_base, use_api_base
+from bot.api_base import reset_api_base, use_api_base
 from emulator.harness import running_bot, settings_for, start_bot, stop_bot
 from emulator.server import DiscordEmulator
 

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from dari.config import Settings
+from settings.config import Settings
 from tests.conftest import SEEDS, write_config
 
 SEED_ARTICLE = SEEDS / "002_7732f792edb64a8e.txt"
@@ -104,7 +104,7 @@ def varied_texts() -> tuple[str, ...]:
 
 def encoder_settings(shared_model_dir: Path, tmp_dir: Path, extra: str = "") -> Settings:
     """Settings using the session's shared model dir (so the model is converted once)."""
-    from dari.config import load_settings
+    from settings.config import load_settings
 
     corpus = tmp_dir / "articles"
     corpus.mkdir(parents=True, exist_ok=True)

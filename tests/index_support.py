@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from dari.config import Settings, load_settings
+from settings.config import Settings, load_settings
 from tests.conftest import REPO, SEED_FILES, SEEDS, write_config
 
 # A second, unrelated bilingual article in the curated format: lets tests add, change and

@@ -54,7 +54,7 @@ def make_encoder(model_dir: Path, tmp: Path):  # type: ignore[no-untyped-def]
         from embeddings.encoder import Encoder
     except ImportError:  # the encoder area has not landed yet
         return NanoEncoder()
-    from dari.config import load_settings
+    from settings.config import load_settings
 
     cfg = tmp / "config.toml"
     cfg.write_text(

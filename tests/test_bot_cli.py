@@ -34,7 +34,7 @@ def test_sync_commands_registers_globally_on_the_emulator(tmp_path, monkeypatch,
     import asyncio
     import threading
 
-    from emulator.connect import reset_api_base
+    from bot.api_base import reset_api_base
     from emulator.server import DiscordEmulator
     from tests.conftest import write_config
 

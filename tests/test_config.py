@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dari.config import DEFAULT_CONFIG, ConfigError, load_settings
+from settings.config import DEFAULT_CONFIG, ConfigError, load_settings
 
 
 def test_project_config_loads() -> None:
@@ -75,7 +75,7 @@ def test_overrides_replace_paths(tmp_path: Path) -> None:
 
 
 def test_token_only_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dari.config import discord_token
+    from settings.config import discord_token
 
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     assert discord_token() is None

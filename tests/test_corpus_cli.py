@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from dari.cli import main
-from dari.config import Settings
+from settings.config import Settings
 from tests.corpus_support import (
     FIXTURE_ARTICLES,
     REPO,

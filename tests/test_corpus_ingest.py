@@ -15,7 +15,7 @@ from corpus.ingest import ingest
 from corpus.models import AlignmentPair
 from corpus.parse import parse_bytes, parse_file
 from corpus.store import Store
-from dari.config import Settings
+from settings.config import Settings
 from tests.corpus_support import (
     BOILERPLATE_MARKERS,
     CORPUS_FIXTURES,

@@ -458,8 +458,8 @@ async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator
 
 
 async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dari.config import Settings
-    from emulator.sandbox import run_sandbox
+    from settings.config import Settings
+    from dari.sandbox import run_sandbox
 
     monkeypatch.setenv("LANG", "ko_KR.UTF-8")
     article = tmp_path / "article.md"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dari.config import IndexConfig
+from settings.config import IndexConfig
 from embeddings.cache import EmbeddingCache, text_digest
 from embeddings.index import DenseIndex
 from embeddings.lock import RefreshBusy, RefreshLock

@@ -1,7 +1,7 @@
 """Incremental refresh, model mismatch, and SIGKILL at every stage of a real refresh.
 
 Real encoder, real FAISS, real SQLite, the real `dari index` CLI in subprocesses: the kill
-test runs exactly the refresh process the bot starts (``dari.refresh_process``).
+test runs exactly the refresh process the bot starts (``bot.refresher``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from corpus.store import Store
-from dari.refresh_process import refresh_command
+from bot.refresher import refresh_command
 from embeddings.lock import RefreshBusy, RefreshLock
 from embeddings.manifest import IndexMismatch, Manifest, index_root, read_current
 from embeddings.refresh import CHECKPOINTS, refresh

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dari.config import Settings
+from settings.config import Settings
 from embeddings.manifest import NoIndex
 from embeddings import fusion
 from embeddings.retriever import Retriever, SearchTrace

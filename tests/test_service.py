@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from dari.cli import main
-from dari.config import Settings
+from settings.config import Settings
 from dari.service import DariService, RefreshBusy
 from embeddings.manifest import index_root, read_current
 from embeddings.refresh import refresh

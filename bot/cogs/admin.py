@@ -26,8 +26,8 @@ from bot.i18n import Lang, cmd, t
 from bot.send import defer, edit_text, send_pages
 from corpus.parse import CorpusFileError
 from corpus.upload import safe_filename, save_upload
-from dari.offload import in_process
-from dari.refresh_process import RefreshFailed, RefreshTimedOut
+from bot.offload import in_process
+from bot.refresher import RefreshFailed, RefreshTimedOut
 from embeddings.lock import RefreshBusy
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from dari.config import Settings
+from settings.config import Settings
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:

@@ -9,7 +9,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING
 
-from dari.config import Settings, discord_token
+from settings.config import Settings, discord_token
 
 if TYPE_CHECKING:
     from bot.client import DariBot
@@ -85,7 +85,7 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the real bot against the local emulator with a terminal chat."""
     from bot.client import DariBot
     from dari.service import DariService
-    from emulator.sandbox import run_sandbox
+    from dari.sandbox import run_sandbox
 
     # The service (and the index, on first use) is ready before the event loop starts:
     # building it inside the loop would stall the emulator for as long as indexing takes.

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from dari.config import Settings
+from settings.config import Settings
 
 if TYPE_CHECKING:
     from corpus.models import Article

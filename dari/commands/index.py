@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import asdict
 from typing import Any
 
-from dari.config import Settings
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     p.add_argument("--json", action="store_true", help="print the refresh report as JSON")
     p.add_argument("--events", action="store_true",
                    help="print progress as JSON lines on stdout, the report last (how the bot "
-                        "runs its refreshes in a separate process; see dari/refresh_process.py)")
+                        "runs its refreshes in a separate process; see bot/refresher.py)")
     p.add_argument("--nice", type=int, default=0, metavar="N",
                    help="lower this process's CPU priority by N first (the bot uses 10, so "
                         "answering questions stays fast while a refresh runs)")

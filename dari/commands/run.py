@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 
-from dari.config import Settings, discord_token
+from settings.config import Settings, discord_token
 
 log = logging.getLogger(__name__)
 

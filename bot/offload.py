@@ -4,7 +4,7 @@ A thread is not enough for CPU-bound Python: it holds the interpreter lock for l
 stretches (a regular expression over megabytes is one C call) and the bot's event loop,
 which answers the gateway and interactions, waits. The bot uses this for the validation of
 an uploaded file (parsing up to ``[discord].max_upload_kb`` of text). Refreshes have their
-own process protocol (``dari.refresh_process``).
+own process protocol (``bot.refresher``).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from corpus.ingest import IngestReport
-from dari.config import Settings
+from settings.config import Settings
 from embeddings.lock import RefreshBusy
 from embeddings.refresh import RefreshReport
 

@@ -23,8 +23,8 @@ from typing import Any, TextIO
 
 import discord
 
-from dari.config import Settings
-from emulator.connect import reset_api_base
+from settings.config import Settings
+from bot.api_base import reset_api_base
 from emulator.driver import DriverError
 from emulator.harness import settings_for, start_bot, stop_bot
 from emulator.render import LOADING, render_message
