@@ -24,7 +24,7 @@ import re
 import tomllib
 
 from corpus.lang import detect_language, split_by_language
-from corpus.parse import CorpusFileError, ParsedDocument
+from corpus.document import CorpusFileError, ParsedDocument
 from corpus.text import clean_text, parse_date
 
 FENCE = "+++"

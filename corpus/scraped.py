@@ -23,7 +23,7 @@ import re
 
 from corpus.lang import detect_language, has_hangul, split_by_language
 from corpus.models import Language
-from corpus.parse import CorpusFileError, ParsedDocument
+from corpus.document import CorpusFileError, ParsedDocument
 from corpus.text import clean_text, parse_date
 
 # Site section headers. "About this publication" labels the box that holds the original-

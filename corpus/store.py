@@ -21,13 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from corpus.models import AlignmentPair, Article, Language, Paragraph
 from corpus.text import content_digest, fold_punctuation
-
-if TYPE_CHECKING:
-    from settings.config import Settings
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,25 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from corpus.models import AlignmentPair, Article, Paragraph
-from settings.config import Settings
+from corpus.models import AlignmentPair, Article, Language, Paragraph
+from corpus.store import Store
+from embeddings.answer import build_answer
+from embeddings.encoder import Encoder
 from embeddings.lock import RefreshBusy
-from embeddings.manifest import IndexProblem, Manifest, NoIndex, current_stamp, index_root, read_current
+from embeddings.manifest import (
+    META_LAST_DURATION,
+    META_LAST_REFRESH,
+    IndexProblem,
+    Manifest,
+    NoIndex,
+    current_stamp,
+    index_root,
+    read_current,
+)
 from embeddings.models import Answer, Hit
+from embeddings.refresh import RefreshReport, refresh
+from embeddings.retriever import Retriever
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +56,17 @@ class Status:
 class DariService:
     """Store + live index + encoder behind one thread-safe object."""
 
-    def __init__(self, settings: Settings, *, load_index: bool = True) -> None:
-        """Open the store and, with ``load_index``, the live index (commands that only read
-        the store, like `dari show`, pass False and never load the model)."""
-        from corpus.store import Store
-
+    def __init__(self, settings: Settings, *, store: Store | None = None,
+                 encoder: Encoder | None = None, load_index: bool = True) -> None:
+        """Serve ``settings``' corpus from ``store`` (default: the one in the data directory)
+        with ``encoder`` (default: the configured model, loaded on first use — it takes
+        seconds). With ``load_index`` the live index is loaded now; commands that only read
+        the store, like `dari show`, pass False and never load the model."""
         self.settings = settings
-        self.store = Store.open(settings)
-        self._encoder: Any | None = None
+        self.store = store if store is not None else Store.open(settings)
+        self._encoder: Encoder | None = encoder
         self._encoder_lock = threading.Lock()
-        self._retriever: Any | None = None
+        self._retriever: Retriever | None = None
         self._stamp: tuple[int, int] | None = None
         self._swap_lock = threading.Lock()  # guards _retriever/_stamp replacement
         self._store_lock = threading.RLock()  # sqlite connection shared by threads
@@ -67,16 +80,14 @@ class DariService:
     # -- model and index ------------------------------------------------------------------
 
     @property
-    def encoder(self) -> Any:
+    def encoder(self) -> Encoder:
         """The query/passage encoder, loaded on first use (loading takes seconds)."""
         with self._encoder_lock:
             if self._encoder is None:
-                from embeddings.encoder import Encoder
-
                 self._encoder = Encoder.from_settings(self.settings)
             return self._encoder
 
-    def _reload_if_changed(self) -> Any:
+    def _reload_if_changed(self) -> Retriever:
         """The live Retriever, reloaded if ``CURRENT`` changed since it was loaded.
 
         While one thread loads a new generation, the others keep answering from the old
@@ -95,16 +106,14 @@ class DariService:
                 if self._retriever is not None:
                     return self._retriever  # CURRENT vanished (manual cleanup): keep what we have
                 raise NoIndex(f"no index in {self._root}; run `dari index` to build it")
-            from embeddings.retriever import Retriever
-
-            retriever = Retriever.load(self.settings, None, self.encoder)
+            retriever = Retriever.load(self.settings, encoder=self.encoder)
             # One assignment each: readers see the old or the new Retriever, never a mix.
             self._retriever, self._stamp = retriever, stamp
             return retriever
         finally:
             self._swap_lock.release()
 
-    def retriever(self) -> Any:
+    def retriever(self) -> Retriever:
         """The live Retriever (raises :class:`NoIndex` if none has been built)."""
         return self._reload_if_changed()
 
@@ -132,8 +141,6 @@ class DariService:
 
     def ask(self, question: str) -> Answer:
         """Search and shape the answer (quoted passages trimmed to their best sentences)."""
-        from embeddings.answer import build_answer
-
         cfg = self.settings.answer
         retriever = self._reload_if_changed()
         # One encoding serves both the search and the sentence trimming.
@@ -180,14 +187,14 @@ class DariService:
         with self._store_lock:
             return self.store.article(article.id) or article
 
-    def passage(self, article_id: str, language: str,
+    def passage(self, article_id: str, language: Language,
                 position: int) -> tuple[Paragraph, tuple[Paragraph, ...]] | None:
         """Paragraph ``position`` (1-based) of an article in ``language`` and its counterpart(s)."""
         with self._store_lock:
             article = self.store.article(article_id)
             if article is None:
                 return None
-            for para in article.in_language(language):  # type: ignore[arg-type]
+            for para in article.in_language(language):
                 if para.position == position:
                     return para, tuple(self.store.aligned(para))
         return None
@@ -199,14 +206,11 @@ class DariService:
 
     # -- maintenance ----------------------------------------------------------------------
 
-    def refresh(self, full: bool = False, progress: Progress | None = None) -> Any:
+    def refresh(self, full: bool = False, progress: Progress | None = None) -> RefreshReport:
         """Refresh the index from the corpus dir; queries keep using the old one until the swap.
 
         Raises :class:`RefreshBusy` if a refresh is already running (here or elsewhere).
         """
-        from corpus.store import Store
-        from embeddings.refresh import refresh
-
         # The refresh gets its own store connection: it writes in one long transaction
         # while this service's connection keeps serving reads.
         store = Store.open(self.settings)
@@ -224,8 +228,6 @@ class DariService:
 
     def status(self) -> Status:
         """Counts, model, last refresh time and duration, live generation."""
-        from embeddings.refresh import META_LAST_DURATION, META_LAST_REFRESH
-
         with self._store_lock:
             counts = self.store.counts()
             last = self.store.get_meta(META_LAST_REFRESH)
@@ -238,8 +240,8 @@ class DariService:
             except IndexProblem:
                 manifest = None
         return Status(
-            articles=int(counts.get("articles", 0)) if isinstance(counts, dict) else 0,
-            paragraphs=_paragraph_counts(counts),
+            articles=counts["articles"],
+            paragraphs={language: counts[language] for language in ("en", "ko")},
             model=manifest.model if manifest else self.settings.embeddings.model,
             last_refresh=last or (manifest.created if manifest else None),
             last_duration_s=float(duration) if duration else (manifest.duration_s if manifest else None),
@@ -251,19 +253,8 @@ class DariService:
         with self._store_lock:
             self.store.close()
 
-    def __enter__(self) -> "DariService":
+    def __enter__(self) -> DariService:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _paragraph_counts(counts: Any) -> dict[str, int]:
-    """Paragraphs per language from ``Store.counts()`` (tolerates a flat or nested dict)."""
-    if not isinstance(counts, dict):
-        return {}
-    nested = counts.get("paragraphs")
-    if isinstance(nested, dict):
-        return {str(k): int(v) for k, v in nested.items()}
-    return {lang: int(counts[key]) for lang in ("en", "ko")
-            for key in (f"paragraphs_{lang}", lang) if key in counts}

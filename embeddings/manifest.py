@@ -20,6 +20,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 # The keyword index's directory inside a generation (written by refresh, read by the retriever).
 KEYWORD_DIR = "keyword"
+# Store meta keys the refresh writes and `dari status` / `/status` read.
+META_LAST_REFRESH = "index.last_refresh"
+META_LAST_DURATION = "index.last_duration_s"
 
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"

@@ -32,6 +32,8 @@ from embeddings.cache import EmbeddingCache, text_digest
 from embeddings.index import DenseIndex
 from embeddings.lock import RefreshLock
 from embeddings.manifest import (
+    META_LAST_DURATION,
+    META_LAST_REFRESH,
     CURRENT,
     KEYWORD_DIR,
     Manifest,
@@ -50,8 +52,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 FileNote = Callable[[str], None]  # told the corpus file being worked on (ingest, split, encode)
 CHECKPOINTS = ("ingested", "encoding", "aligned", "writing", "written", "swapped")
-META_LAST_REFRESH = "index.last_refresh"
-META_LAST_DURATION = "index.last_duration_s"
 _ENCODE_CHUNK = 256  # vectors go to the cache after each chunk, so a kill loses little work
 
 

@@ -33,8 +33,7 @@ SEED_ALIGNMENT = [([1], [1]), ([2], [2]), ([3], [3]), ([4], [4]), ([5, 6], [5]),
 
 @pytest.fixture(scope="module")
 def service(indexed: Settings, index_encoder: Any) -> DariService:
-    # Encoder.from_settings caches per process: this reuses the session's loaded model.
-    svc = DariService(indexed)
+    svc = DariService(indexed, encoder=index_encoder)
     yield svc
     svc.close()
 
@@ -77,7 +76,7 @@ def test_refresh_keeps_answering_from_the_old_index_until_the_swap(
         monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = make_corpus(tmp_path / "articles")
     settings = settings_for(tmp_path, shared_model_dir, corpus, warm_cache=warm_cache)
-    svc = DariService(settings, load_index=False)
+    svc = DariService(settings, encoder=index_encoder, load_index=False)
     try:
         svc.ensure_index()
         old = svc.status().generation
@@ -114,7 +113,7 @@ def test_reloads_when_another_process_swapped_the_index(
     corpus = make_corpus(tmp_path / "articles", extra=False)
     settings = settings_for(tmp_path, shared_model_dir, corpus, warm_cache=warm_cache)
     refresh(settings, encoder=index_encoder, show_progress=False)
-    svc = DariService(settings)
+    svc = DariService(settings, encoder=index_encoder)
     try:
         assert all(h.article.id != JEJU for h in svc.search("Jeju tangerine growers", k=3))
         (corpus / EXTRA_NAME).write_text(EXTRA_ARTICLE, encoding="utf-8")
