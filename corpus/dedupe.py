@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from corpus.models import LANGUAGES, Article, Language, Paragraph
 from corpus.document import METADATA_FIELDS, ParsedDocument
+from corpus.models import LANGUAGES, Article, Language, Paragraph
 from corpus.text import match_key, paragraph_id_for_key, slugify
 
 # Share of the shorter file's paragraphs that must occur in the other file for the two to

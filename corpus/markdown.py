@@ -23,8 +23,8 @@ import datetime as dt
 import re
 import tomllib
 
-from corpus.lang import detect_language, split_by_language
 from corpus.document import CorpusFileError, ParsedDocument
+from corpus.lang import detect_language, split_by_language
 from corpus.text import clean_text, parse_date
 
 FENCE = "+++"

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 
+from corpus.document import CorpusFileError, ParsedDocument
 from corpus.lang import detect_language, has_hangul, split_by_language
 from corpus.models import Language
-from corpus.document import CorpusFileError, ParsedDocument
 from corpus.text import clean_text, parse_date
 
 # Site section headers. "About this publication" labels the box that holds the original-

@@ -130,7 +130,7 @@ class Store:
             raise
 
     @classmethod
-    def open(cls, settings: Settings) -> "Store":
+    def open(cls, settings: Settings) -> Store:
         """The store of ``settings``: ``<data_dir>/dari.sqlite3`` (the data dir is created)."""
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -145,7 +145,7 @@ class Store:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(
@@ -176,7 +176,7 @@ class Store:
             return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
-    def transaction(self) -> Iterator["Store"]:
+    def transaction(self) -> Iterator[Store]:
         """All writes inside are committed together, or none are (exception → rollback).
 
         Holds the store's lock for the duration, so other threads wait instead of seeing
@@ -260,9 +260,7 @@ class Store:
         ranked: list[tuple[int, int]] = []
         for n, row in enumerate(rows):
             keys = [search_key(v) for v in (row["id"], row["title"], row["title_ko"]) if v]
-            if not query:
-                rank = 0
-            elif query in keys:
+            if not query or query in keys:
                 rank = 0
             elif any(k.startswith(query) for k in keys):
                 rank = 1

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from corpus.models import AlignmentPair, Article, Language, Paragraph
 from corpus.store import Store
 from embeddings.answer import build_answer

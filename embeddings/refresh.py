@@ -26,16 +26,20 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from corpus.align import align
+from corpus.ingest import IngestReport, ingest
 from corpus.models import Article, Paragraph
-from settings.config import Settings
+from corpus.store import Store
 from embeddings.cache import EmbeddingCache, text_digest
+from embeddings.encoder import Encoder
 from embeddings.index import DenseIndex
+from embeddings.keyword import KeywordIndex
 from embeddings.lock import RefreshLock
 from embeddings.manifest import (
-    META_LAST_DURATION,
-    META_LAST_REFRESH,
     CURRENT,
     KEYWORD_DIR,
+    META_LAST_DURATION,
+    META_LAST_REFRESH,
     Manifest,
     fsync_dir,
     fsync_file,
@@ -44,8 +48,10 @@ from embeddings.manifest import (
     read_current,
     swap_current,
 )
+from embeddings.passages import split_passages
 from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ _ENCODE_CHUNK = 256  # vectors go to the cache after each chunk, so a kill loses
 class RefreshReport:
     """What a refresh did."""
 
-    ingest: Any | None = None  # corpus.ingest.IngestReport
+    ingest: IngestReport | None = None
     articles: int = 0
     paragraphs: int = 0
     passages: int = 0
@@ -86,19 +92,10 @@ class RefreshReport:
                 f"{self.duration_s:.1f}s")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (the ingest report as its own dict when it is a dataclass)."""
-        data = asdict(self) if self.ingest is None else {
-            **{k: v for k, v in asdict(self).items() if k != "ingest"}, "ingest": _plain(self.ingest)}
+        """JSON-friendly form (the ingest report in its own ``to_dict`` shape)."""
+        data = {k: v for k, v in asdict(self).items() if k != "ingest"}
+        data["ingest"] = self.ingest.to_dict() if self.ingest is not None else None
         return data
-
-
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    try:
-        return asdict(obj)
-    except TypeError:
-        return str(obj)
 
 
 def checkpoint(name: str) -> None:
@@ -121,8 +118,8 @@ def refresh(
     *,
     full: bool = False,
     progress: Progress | None = None,
-    encoder: Any | None = None,
-    store: Any | None = None,
+    encoder: Encoder | None = None,
+    store: Store | None = None,
     show_progress: bool = True,
     on_file: FileNote | None = None,
 ) -> RefreshReport:
@@ -147,163 +144,198 @@ def refresh(
     with RefreshLock(data_dir / "refresh.lock"):
         own_store = store is None
         if store is None:
-            from corpus.store import Store
-
             store = Store.open(settings)
         try:
-            return _refresh_locked(settings, store, encoder, full, root, report, tell,
-                                   started, show_progress, on_file or (lambda name: None))
+            run = _Run(settings, store, encoder, full, root, report, tell, started, show_progress,
+                       on_file or (lambda name: None))
+            return _refresh_locked(run)
         finally:
             if own_store:
                 store.close()
 
 
-def _refresh_locked(settings: Settings, store: Any, encoder: Any | None, full: bool, root: Path,
-                    report: RefreshReport, tell: Progress, started: float,
-                    show_progress: bool, on_file: FileNote) -> RefreshReport:
-    from corpus.ingest import ingest
+@dataclass
+class _Run:
+    """One refresh under the lock: what every step reads, and the report it fills."""
 
-    tell("ingest", 0, 1)
-    report.ingest = ingest(settings, store, on_file=on_file)  # one transaction: all or nothing
-    tell("ingest", 1, 1)
+    settings: Settings
+    store: Store
+    encoder_given: Encoder | None
+    full: bool
+    root: Path
+    report: RefreshReport
+    tell: Progress
+    started: float
+    show_progress: bool
+    on_file: FileNote
+    articles: dict[str, Article] = field(default_factory=dict)
+    paragraphs: list[Paragraph] = field(default_factory=list)
+
+    @property
+    def encoder(self) -> Encoder:
+        # Loaded only once ingest has run: a refresh with nothing new still needs its
+        # fingerprint, but a broken corpus file is reported before the model loads.
+        if self.encoder_given is None:
+            self.encoder_given = Encoder.from_settings(self.settings)
+        return self.encoder_given
+
+    def file_of(self, paragraph: Paragraph) -> str:
+        """The corpus file(s) a paragraph came from, for "stopped while on …" messages."""
+        article = self.articles.get(paragraph.article_id)
+        return ", ".join(article.sources) if article else paragraph.article_id
+
+
+def _refresh_locked(run: _Run) -> RefreshReport:
+    """The steps of a refresh: ingest, (unless nothing changed) encode, align, write, swap."""
+    _ingest(run)
+    previous = read_current(run.root)
+    run.report.previous = previous
+    digest = run.store.corpus_digest()
+    if _up_to_date(run, previous, digest):
+        return _finish_up_to_date(run, previous)
+    rows, texts, files = _passages(run)
+    report = run.report
+    cache_for = lambda: EmbeddingCache.for_data_dir(run.settings.data_dir)  # noqa: E731 - one per pass
+    vectors = _embed(texts, run.encoder, cache_for(), run.full, report, run.tell,
+                     run.show_progress, lambda i: run.on_file(files[i]))
+    # Every paragraph's sentences too (retrieval evidence and answer trimming, see
+    # embeddings.sentences), through the same cache; counted apart from the passages.
+    sentence_texts, sentence_start = paragraph_sentences(run.paragraphs)
+    sentence_report = RefreshReport()
+    sentence_vectors = _embed(
+        sentence_texts, run.encoder, cache_for(), run.full, sentence_report, run.tell,
+        run.show_progress, lambda i: run.on_file(_file_of_sentence(run, sentence_start, i)))
+    report.sentences, report.sentences_encoded = len(sentence_texts), sentence_report.encoded
+    report.aligned_articles = _align(run.store, run.articles, run.paragraphs, rows, vectors,
+                                     report.ingest, run.full, run.tell)
+    checkpoint("aligned")
+    gen, kind = _write_generation(run, rows, vectors, sentence_vectors, sentence_start, digest,
+                                  previous)
+    swap_current(run.root, gen)
+    checkpoint("swapped")
+    report.generation, report.kind = gen, kind
+    report.removed_generations = collect_garbage(run.root, keep=(gen, previous))
+    return _finish(run)
+
+
+def _ingest(run: _Run) -> None:
+    run.tell("ingest", 0, 1)
+    run.report.ingest = ingest(run.settings, run.store, on_file=run.on_file)  # one transaction
+    run.tell("ingest", 1, 1)
     checkpoint("ingested")
+    run.articles = {a.id: a for a in run.store.articles()}
+    run.paragraphs = sorted(run.store.paragraphs(), key=lambda p: (p.article_id, p.language, p.position))
+    run.report.articles, run.report.paragraphs = len(run.articles), len(run.paragraphs)
 
-    if encoder is None:
-        from embeddings.encoder import Encoder
 
-        encoder = Encoder.from_settings(settings)
+def _up_to_date(run: _Run, previous: str | None, digest: str) -> bool:
+    """The live generation already holds this corpus, model and index kind."""
+    ingested = run.report.ingest
+    if run.full or previous is None or (ingested is not None and ingested.changed):
+        return False
+    try:
+        live = Manifest.read(run.root / previous)
+    except Exception:  # noqa: BLE001 - a damaged live generation is simply rebuilt
+        return False
+    if (live.corpus_digest == digest and live.fingerprint == run.encoder.fingerprint
+            and (run.root / previous / SENTENCES).is_file()  # built before sentence vectors
+            and live.kind == DenseIndex.kind_for(live.count, run.settings.index)):
+        run.report.kind, run.report.passages = live.kind, live.count
+        return True
+    return False
 
-    articles = {a.id: a for a in store.articles()}
-    paragraphs: list[Paragraph] = sorted(
-        store.paragraphs(), key=lambda p: (p.article_id, p.language, p.position))
-    report.articles, report.paragraphs = len(articles), len(paragraphs)
-    previous = read_current(root)
-    report.previous = previous
-    digest = store.corpus_digest()
 
-    if not full and previous is not None and not _changed(report.ingest):
-        try:
-            live = Manifest.read(root / previous)
-        except Exception:  # noqa: BLE001 - a damaged live generation is simply rebuilt
-            live = None
-        if (live is not None and live.corpus_digest == digest
-                and live.fingerprint == encoder.fingerprint
-                and (root / previous / SENTENCES).is_file()  # built before sentence vectors
-                and live.kind == DenseIndex.kind_for(live.count, settings.index)):
-            report.generation, report.kind, report.up_to_date = previous, live.kind, True
-            report.passages = live.count
-            # Leftovers of a refresh killed after its swap, or of half-built generations.
-            report.removed_generations = collect_garbage(
-                root, keep=(previous, live.extra.get("previous")))
-            report.duration_s = time.perf_counter() - started
-            _record(store, report)
-            log.info("%s", report.summary())
-            return report
+def _finish_up_to_date(run: _Run, previous: str | None) -> RefreshReport:
+    run.report.generation, run.report.up_to_date = previous, True
+    # Leftovers of a refresh killed after its swap, or of half-built generations.
+    live = Manifest.read(run.root / previous) if previous else None
+    run.report.removed_generations = collect_garbage(
+        run.root, keep=(previous, live.extra.get("previous") if live else None))
+    return _finish(run)
 
-    # Passages: paragraphs longer than the model window become several passages.
-    from embeddings.passages import split_passages
 
-    rows: list[str] = []  # dense row -> paragraph id
+def _finish(run: _Run) -> RefreshReport:
+    run.report.duration_s = time.perf_counter() - run.started
+    _record(run.store, run.report)
+    log.info("%s", run.report.summary())
+    return run.report
+
+
+def _passages(run: _Run) -> tuple[list[str], list[str], list[str]]:
+    """Paragraphs longer than the model window become several passages: per dense row, the
+    paragraph id, the passage text and the corpus file(s)."""
+    rows: list[str] = []
     texts: list[str] = []
-    files: list[str] = []  # dense row -> the article's file(s), for on_file
-    for p in tqdm(paragraphs, desc="passages", unit="para", disable=not show_progress, leave=False):
-        where = ", ".join(articles[p.article_id].sources) if p.article_id in articles else p.article_id
+    files: list[str] = []
+    for p in tqdm(run.paragraphs, desc="passages", unit="para", disable=not run.show_progress,
+                  leave=False):
+        where = run.file_of(p)
         if not files or files[-1] != where:
-            on_file(where)
-        for piece in split_passages(p.text, encoder) or [p.text]:
+            run.on_file(where)
+        for piece in split_passages(p.text, run.encoder) or [p.text]:
             rows.append(p.id)
             texts.append(piece)
             files.append(where)
-    report.passages = len(rows)
+    run.report.passages = len(rows)
+    return rows, texts, files
 
-    vectors = _embed(texts, encoder, EmbeddingCache.for_data_dir(settings.data_dir), full,
-                     report, tell, show_progress, lambda i: on_file(files[i]))
-    # Every paragraph's sentences too (retrieval evidence and answer trimming, see
-    # embeddings.sentences), through the same cache; counted apart from the passages.
-    sentence_texts, sentence_start = paragraph_sentences(paragraphs)
-    sentence_report = RefreshReport()
-    sentence_vectors = _embed(sentence_texts, encoder, EmbeddingCache.for_data_dir(settings.data_dir),
-                              full, sentence_report, tell, show_progress,
-                              lambda i: on_file(_file_of_sentence(paragraphs, articles,
-                                                                  sentence_start, i)))
-    report.sentences, report.sentences_encoded = len(sentence_texts), sentence_report.encoded
 
-    report.aligned_articles = _align(store, articles, paragraphs, rows, vectors, report.ingest,
-                                     full, tell)
-    checkpoint("aligned")
-
+def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_vectors: np.ndarray,
+                      sentence_start: np.ndarray, digest: str, previous: str | None) -> tuple[str, str]:
+    """Build the new generation beside the live one, fsynced and renamed into place (not yet
+    live); returns its name and dense index kind."""
+    encoder, report = run.encoder, run.report
     gen = new_generation_name()
-    building = root / f".building-{gen}"
+    building = run.root / f".building-{gen}"
     building.mkdir()
-    tell("index", 0, 3)
-    dense = DenseIndex.build(vectors.reshape(-1, encoder.dimension), settings.index,
-                             progress=show_progress)
+    run.tell("index", 0, 3)
+    dense = DenseIndex.build(vectors.reshape(-1, encoder.dimension), run.settings.index,
+                             progress=run.show_progress)
     dense.save(building)
     save_sentences(building, sentence_vectors, sentence_start)
-    tell("index", 1, 3)
+    run.tell("index", 1, 3)
     checkpoint("writing")
-    from embeddings.keyword import KeywordIndex
-
     # Keyword side indexes whole paragraphs (BM25 has no length window) by paragraph id.
-    keyword = KeywordIndex.build([p.id for p in paragraphs], [p.text for p in paragraphs],
-                                 show_progress=show_progress)
+    keyword = KeywordIndex.build([p.id for p in run.paragraphs], [p.text for p in run.paragraphs],
+                                 show_progress=run.show_progress)
     keyword.save(building / KEYWORD_DIR)
-    tell("index", 2, 3)
-    write_snapshot(building, articles.values(), paragraphs, rows,
-                   {aid: store.alignment(aid) for aid in articles})
+    run.tell("index", 2, 3)
+    write_snapshot(building, run.articles.values(), run.paragraphs, rows,
+                   {aid: run.store.alignment(aid) for aid in run.articles})
     manifest = Manifest(
         generation=gen,
         model=encoder.model_name,
         fingerprint=encoder.fingerprint,
         dimension=int(encoder.dimension),
         count=dense.ntotal,
-        paragraphs=len(paragraphs),
+        paragraphs=len(run.paragraphs),
         corpus_digest=digest,
         kind=dense.kind,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        duration_s=round(time.perf_counter() - started, 3),
+        duration_s=round(time.perf_counter() - run.started, 3),
         extra={"encoded": report.encoded, "cached": report.cached, "previous": previous},
     )
     _fsync_tree(building)
     manifest.write(building)  # written last: a generation without a manifest is incomplete
-    os.rename(building, root / gen)
-    fsync_dir(root)
-    tell("index", 3, 3)
+    os.rename(building, run.root / gen)
+    fsync_dir(run.root)
+    run.tell("index", 3, 3)
     checkpoint("written")
-
-    swap_current(root, gen)
-    checkpoint("swapped")
-    report.generation, report.kind = gen, dense.kind
-    report.removed_generations = collect_garbage(root, keep=(gen, previous))
-    report.duration_s = time.perf_counter() - started
-    _record(store, report)
-    log.info("%s", report.summary())
-    return report
+    return gen, dense.kind
 
 
-def _record(store: Any, report: RefreshReport) -> None:
+def _record(store: Store, report: RefreshReport) -> None:
     """Remember when the last refresh ended and how long it took (for `/status`)."""
     store.set_meta(META_LAST_REFRESH, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     store.set_meta(META_LAST_DURATION, f"{report.duration_s:.3f}")
 
 
-def _changed(ingest_report: Any) -> bool:
-    """Did ingest add, update or remove anything?"""
-    for name in ("added", "updated", "removed"):
-        value = getattr(ingest_report, name, None)
-        if value:
-            return True
-    return False
-
-
-def _file_of_sentence(paragraphs: Sequence[Paragraph], articles: dict[str, Article],
-                      start: np.ndarray, i: int) -> str:
+def _file_of_sentence(run: _Run, start: np.ndarray, i: int) -> str:
     """The corpus file(s) of stored sentence ``i`` (for "stopped while on …" messages)."""
-    p = paragraphs[int(np.searchsorted(start, i, side="right")) - 1]
-    return ", ".join(articles[p.article_id].sources) if p.article_id in articles else p.article_id
+    return run.file_of(run.paragraphs[int(np.searchsorted(start, i, side="right")) - 1])
 
 
-def _embed(texts: Sequence[str], encoder: Any, cache: EmbeddingCache, full: bool,
+def _embed(texts: Sequence[str], encoder: Encoder, cache: EmbeddingCache, full: bool,
            report: RefreshReport, tell: Progress, show_progress: bool,
            on_text: Callable[[int], None] = lambda i: None) -> np.ndarray:
     """Vectors for ``texts``: from the cache where possible, the rest encoded (and cached).
@@ -341,16 +373,11 @@ def _embed(texts: Sequence[str], encoder: Any, cache: EmbeddingCache, full: bool
         cache.close()
 
 
-def _align(store: Any, articles: dict[str, Article], paragraphs: Sequence[Paragraph],
-           rows: Sequence[str], vectors: np.ndarray, ingest_report: Any, full: bool,
+def _align(store: Store, articles: dict[str, Article], paragraphs: Sequence[Paragraph],
+           rows: Sequence[str], vectors: np.ndarray, ingest_report: IngestReport | None, full: bool,
            tell: Progress) -> int:
     """Align new or changed bilingual articles (and any missing an alignment); returns how many."""
-    from corpus.align import align
-
-    changed = set()
-    for name in ("added", "updated"):
-        value = getattr(ingest_report, name, None) or ()
-        changed.update(v if isinstance(v, str) else getattr(v, "id", str(v)) for v in value)
+    changed = set(ingest_report.added + ingest_report.updated) if ingest_report else set()
     # Paragraph vector = normalised mean of its passages' vectors.
     sums: dict[str, np.ndarray] = {}
     for pid, vec in zip(rows, vectors):
