@@ -24,12 +24,15 @@ import re
 # ("…as a result.미·중의 …"), and Korean text missing the space after "다." still ends there.
 _END = re.compile(r"(?<=[.!?…。！？])[\"'”’»」』)\]]*(?:\s+|(?=[\uac00-\ud7a3]))")
 # Words after which a period never ends a sentence: a name follows.
-_TITLES = frozenset(["mr", "mrs", "ms", "dr", "prof", "st", "gen", "col", "lt", "sgt", "gov", "sen", "rep"])
+_TITLES = frozenset("mr mrs ms dr prof st gen col lt sgt gov sen rep".split())
 # Abbreviations after which a period ends the sentence only if a sentence opener follows.
-_ABBREVIATIONS = frozenset(["u.s", "u.k", "u.n", "jr", "sr", "no", "vs", "etc", "e.g", "i.e", "inc", "co", "corp", "ltd", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "a.m", "p.m"])
+_ABBREVIATIONS = frozenset("""u.s u.k u.n jr sr no vs etc e.g i.e inc co corp ltd jan feb mar
+apr jun jul aug sep sept oct nov dec a.m p.m""".split())
 # After "U.S." and the like a capitalised word usually continues the sentence ("U.S. Forces
 # Korea", "U.S. President"); these words are the ones that usually start a new one.
-_STARTERS = frozenset(["the", "this", "that", "these", "those", "it", "its", "he", "she", "we", "they", "i", "you", "but", "and", "or", "however", "in", "on", "at", "as", "if", "when", "while", "so", "yet", "a", "an", "there", "such", "moreover", "meanwhile", "still", "even", "now", "since", "after", "before", "thus", "therefore", "instead", "rather", "what", "why", "how", "who", "otherwise"])
+_STARTERS = frozenset("""the this that these those it its he she we they i you but and or
+however in on at as if when while so yet a an there such moreover meanwhile still even now
+since after before thus therefore instead rather what why how who otherwise""".split())
 # The longest title or abbreviation is 5 characters; looking further back is never needed
 # and would make a text full of abbreviations quadratic.
 _TAIL = 16
