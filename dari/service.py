@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from corpus.models import AlignmentPair, Article, Language, Paragraph
 from corpus.store import Store
-from embeddings.answer import build_answer
+from embeddings.answer import answer_question
 from embeddings.encoder import Encoder
 from embeddings.lock import RefreshBusy
 from embeddings.manifest import (
@@ -99,6 +99,7 @@ class DariService:
         if current is not None and stamp == self._stamp:
             return current
         if not self._swap_lock.acquire(blocking=current is None):
+            assert current is not None  # only the non-blocking acquire can fail
             return current
         try:
             if self._retriever is not None and stamp == self._stamp:
@@ -142,14 +143,8 @@ class DariService:
 
     def ask(self, question: str) -> Answer:
         """Search and shape the answer (quoted passages trimmed to their best sentences)."""
-        cfg = self.settings.answer
-        retriever = self._reload_if_changed()
-        # One encoding serves both the search and the sentence trimming.
-        query_vector = retriever.encode_query(question) if question.strip() else None
-        hits = retriever.search(question, k=cfg.passages, query_vector=query_vector)
-        return build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
-                            query_vector=query_vector, encoder=retriever.encoder,
-                            sentences=retriever)
+        answer, _hits = answer_question(self._reload_if_changed(), question)
+        return answer
 
     # -- corpus views ---------------------------------------------------------------------
 

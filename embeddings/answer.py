@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.question import question_language
 from corpus.models import Paragraph
 from embeddings.models import Answer, Hit
-from embeddings.question import topic_terms
+from embeddings.question import question_language, topic_terms
+from embeddings.retriever import Retriever, SearchTrace
 from embeddings.sentences import SentenceSource, split_sentences
 from embeddings.tokenize import tokenize
 
@@ -237,3 +237,21 @@ def render_text(answer: Answer) -> str:
             label = "English" if other.language == "en" else "Korean"
             lines.append(f"    ↳ {label} ¶{other.position}: {text}")
     return "\n".join(lines)
+
+
+def answer_question(retriever: Retriever, question: str, *, language: str | None = None,
+                    trace: SearchTrace | None = None) -> tuple[Answer, list[Hit]]:
+    """Search and shape the answer: the one path from a question to what users see, which
+    the bot and the CLI (through the service) and `dari eval` all take.
+
+    One query encoding serves the search and the sentence trimming. Returns the answer and
+    the ranked hits it quotes from (``[answer.passages]`` of them at most).
+    """
+    cfg = retriever.settings.answer
+    query_vector = retriever.encode_query(question) if question.strip() else None
+    hits = retriever.search(question, k=cfg.passages, language=language,
+                            query_vector=query_vector, trace=trace)[:cfg.passages]
+    answer = build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
+                          query_vector=query_vector, encoder=retriever.encoder, sentences=retriever)
+    return answer, hits
+

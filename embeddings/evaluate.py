@@ -25,14 +25,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from settings.config import Settings
+from corpus.models import Paragraph
 from embeddings import fusion
-from embeddings.answer import build_answer
+from embeddings.answer import answer_question
+from embeddings.encoder import Encoder
 from embeddings.fusion import METHODS
-from embeddings.models import Answer
+from embeddings.models import Answer, Hit
 from embeddings.refresh import refresh
 from embeddings.retriever import Retriever, SearchTrace, collapse_translations
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +170,7 @@ class EvalResult:
         return dataclasses.asdict(self)
 
 
-def _refs(numbers: Sequence[int], paragraphs: dict[int, Any]) -> list[str]:
+def _refs(numbers: Sequence[int], paragraphs: dict[int, Paragraph]) -> list[str]:
     return [f"{paragraphs[n].article_id}#{paragraphs[n].language}{paragraphs[n].position}"
             for n in numbers if n in paragraphs]
 
@@ -202,51 +205,30 @@ class _Row:
     best_dense: float | None
 
 
-def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
+def evaluate_retriever(retriever: Retriever, queries: Sequence[EvalQuery], *,
                        show_progress: bool = True,
                        dump: list[dict[str, Any]] | None = None) -> EvalResult:
-    """Run every query through the retriever's one pipeline and score each method.
+    """Run every query through the one answering path and score each method.
 
-    Dari's figures are what ``Retriever.search`` returns and ``build_answer`` shows; the
-    anchors (dense, keyword, RRF) rank the very candidates that search saw (its trace), so
-    every method is compared on the same evidence and in the units users see (a paragraph
-    and its translation are one result). ``dump`` receives each question's candidates and
-    evidence (``eval/fit.py`` fits the fusion's constants from it).
+    Dari's figures are what :func:`embeddings.answer.answer_question` quotes — the path the
+    bot and the CLI take; the anchors (dense, keyword, RRF) rank the very candidates that
+    search saw (its trace), so every method is compared on the same evidence and in the
+    units users see (a paragraph and its translation are one result). ``dump`` receives each
+    question's candidates and evidence (``eval/fit.py`` fits the fusion's constants from it).
     """
-    from tqdm import tqdm
-
     quoted = max(1, int(retriever.settings.answer.passages))
     rows: list[_Row] = []
     result = EvalResult()
     for q in tqdm(queries, desc="eval", unit="query", disable=not show_progress):
-        qv = retriever.encode_query(q.query)
         trace = SearchTrace()
-        hits = retriever.search(q.query, language=q.language, query_vector=qv, trace=trace)[:quoted]
+        answer, hits = answer_question(retriever, q.query, language=q.language, trace=trace)
         cands = trace.candidates
         paragraphs = retriever.snapshot.paragraphs(
             [c.id for c in cands] + [m for c in cands for m in trace.aligned.get(c.id, ())])
-        rankings: dict[str, list[str]] = {}
-        for method in METHODS:
-            asked_in = trace.evidence.language if trace.evidence else "en"
-            numbers = [i for i, _ in fusion.fuse(cands, method, asked_in)]
-            if q.language:  # the filter comes after fusion, as in Retriever.search
-                numbers = [i for i in numbers
-                           if i in paragraphs and paragraphs[i].language == q.language]
-            rankings[method] = _refs(collapse_translations(numbers, trace.aligned), paragraphs)
-        wanted = q.relevant_articles()
-        answer_quoted: bool | None = None
-        if q.answers and not q.off_topic:
-            answer = build_answer(q.query, hits, passages=quoted,
-                                  max_sentences=retriever.settings.answer.max_sentences,
-                                  query_vector=qv, encoder=retriever.encoder,
-                                  sentences=retriever)
-            shown = _shown_text(answer, wanted)
-            answer_quoted = any(normalise(a) in shown for a in q.answers if a.strip())
-        best = trace.evidence.dense if trace.evidence else None
-        rows.append(_Row(q, rankings, bool(hits), bool(hits) and hits[0].article.id in wanted,
-                         len(hits), sum(h.article.id not in wanted for h in hits), answer_quoted,
-                         trace.probability, best))
-        result.details.append({"query": q.query, "kind": q.kind, "best_dense": best,
+        rankings = _method_rankings(trace, paragraphs, q.language)
+        row = _score(q, rankings, answer, hits, trace)
+        rows.append(row)
+        result.details.append({"query": q.query, "kind": q.kind, "best_dense": row.best_dense,
                                "probability": trace.probability,
                                **{m: r[:3] for m, r in rankings.items()},
                                "quoted": [f"{h.article.id}#{h.paragraph.language}"
@@ -257,7 +239,34 @@ def evaluate_retriever(retriever: Any, queries: Sequence[EvalQuery], *,
     return result
 
 
-def _dump_row(q: EvalQuery, trace: SearchTrace, paragraphs: dict[int, Any]) -> dict[str, Any]:
+def _method_rankings(trace: SearchTrace, paragraphs: dict[int, Paragraph],
+                     language: str | None) -> dict[str, list[str]]:
+    """Each method's ranking of the traced candidates, as paragraph refs (translations
+    collapsed), filtered to ``language`` after fusion as ``Retriever.search`` does."""
+    asked_in = trace.evidence.language if trace.evidence else "en"
+    rankings: dict[str, list[str]] = {}
+    for method in METHODS:
+        numbers = [i for i, _ in fusion.fuse(trace.candidates, method, asked_in)]
+        if language:
+            numbers = [i for i in numbers if i in paragraphs and paragraphs[i].language == language]
+        rankings[method] = _refs(collapse_translations(numbers, trace.aligned), paragraphs)
+    return rankings
+
+
+def _score(q: EvalQuery, rankings: dict[str, list[str]], answer: Answer, hits: Sequence[Hit],
+           trace: SearchTrace) -> _Row:
+    """One question's outcome as a user sees it."""
+    wanted = q.relevant_articles()
+    answer_quoted: bool | None = None
+    if q.answers and not q.off_topic:
+        shown = _shown_text(answer, wanted)
+        answer_quoted = any(normalise(a) in shown for a in q.answers if a.strip())
+    return _Row(q, rankings, bool(hits), bool(hits) and hits[0].article.id in wanted,
+                len(hits), sum(h.article.id not in wanted for h in hits), answer_quoted,
+                trace.probability, trace.evidence.dense if trace.evidence else None)
+
+
+def _dump_row(q: EvalQuery, trace: SearchTrace, paragraphs: dict[int, Paragraph]) -> dict[str, Any]:
     """One question's candidates and evidence, for fitting (plain data, picklable)."""
     return {
         "query": q.query, "kind": q.kind, "split": q.split, "language": q.language,
@@ -367,7 +376,7 @@ def _fill(result: EvalResult, rows: Sequence[_Row], quoted: int) -> None:
 
 
 def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery], *,
-             show_progress: bool = True, encoder: Any = None,
+             show_progress: bool = True, encoder: Encoder | None = None,
              also: Sequence[Path] = (), dump: list[dict[str, Any]] | None = None) -> EvalResult:
     """Build a throwaway index of ``corpus_dir`` in a temporary data dir and evaluate on it.
 
