@@ -71,6 +71,97 @@ def _length_penalty(en_len: int, ko_len: int, ratio: float) -> float:
     return abs(math.log(ko_len / (en_len * ratio)))
 
 
+class _BeadScorer:
+    """Gain of aligning English paragraphs ``ei`` with Korean paragraphs ``kj`` (one bead)."""
+
+    def __init__(self, en: Sequence[str], ko: Sequence[str], similarity: np.ndarray | None,
+                 group_similarity: GroupSimilarity | None) -> None:
+        self.en, self.ko = en, ko
+        self.similarity = similarity
+        self.group_similarity = group_similarity
+        if similarity is not None:
+            self.baseline = float(np.median(similarity))
+            # Groups whose parts look no better than this are not worth encoding.
+            self.worth_encoding = float(np.percentile(similarity, 75))
+        else:
+            self.baseline = self.worth_encoding = 0.0
+        self.en_len = [max(1, len(t)) for t in en]
+        self.ko_len = [max(1, len(t)) for t in ko]
+        self.ratio = sum(self.ko_len) / sum(self.en_len)
+
+    def group_sim(self, ei: Sequence[int], kj: Sequence[int]) -> float:
+        similarity = self.similarity
+        if similarity is None:
+            return self.baseline
+        if len(ei) == 1 and len(kj) == 1:
+            return float(similarity[ei[0], kj[0]])
+        # Each part's similarity weighted by its share of the text approximates the group's.
+        if len(ei) > 1:
+            w = np.array([self.en_len[i] for i in ei], dtype=np.float64)
+            approx = float(np.dot(w, [similarity[i, kj[0]] for i in ei]) / w.sum())
+        else:
+            w = np.array([self.ko_len[j] for j in kj], dtype=np.float64)
+            approx = float(np.dot(w, [similarity[ei[0], j] for j in kj]) / w.sum())
+        # The callback encodes text, which is slow: only ask it about plausible groups.
+        if self.group_similarity is not None and approx > self.worth_encoding:
+            return float(self.group_similarity(ei, kj))
+        return approx
+
+    def gain(self, i: int, j: int, di: int, dj: int) -> float:
+        if di == 0 or dj == 0:
+            return SKIP_GAIN
+        ei, kj = list(range(i, i + di)), list(range(j, j + dj))
+        if self.similarity is None:
+            semantic = LENGTH_ONLY_GAIN * (di + dj)
+        else:
+            semantic = (self.group_sim(ei, kj) - self.baseline) * (di + dj)
+        e_text = " ".join(self.en[k] for k in ei)
+        k_text = " ".join(self.ko[k] for k in kj)
+        length = _length_penalty(sum(self.en_len[k] for k in ei), sum(self.ko_len[k] for k in kj),
+                                 self.ratio)
+        gain = semantic - LENGTH_WEIGHT * length + ANCHOR_WEIGHT * _anchor_score(e_text, k_text)
+        if di + dj > 2:
+            gain -= MERGE_COST
+        return gain
+
+
+Back = dict[tuple[int, int], tuple[int, int, float]]
+
+
+def _best_path(n: int, m: int, scorer: _BeadScorer) -> Back:
+    """Dynamic programme over beads: for each cell, the bead that reached it best."""
+    best = np.full((n + 1, m + 1), -np.inf)
+    back: Back = {}
+    best[0, 0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if best[i, j] == -np.inf:
+                continue
+            for di, dj in BEADS:
+                ni, nj = i + di, j + dj
+                if ni > n or nj > m:
+                    continue
+                gain = scorer.gain(i, j, di, dj)
+                if best[i, j] + gain > best[ni, nj]:
+                    best[ni, nj] = best[i, j] + gain
+                    back[(ni, nj)] = (di, dj, gain)
+    return back
+
+
+def _trace_back(n: int, m: int, back: Back) -> list[AlignmentPair]:
+    pairs: list[AlignmentPair] = []
+    i, j = n, m
+    while (i, j) != (0, 0):
+        di, dj, gain = back[(i, j)]
+        pairs.append(AlignmentPair(
+            en=tuple(range(i - di + 1, i + 1)), ko=tuple(range(j - dj + 1, j + 1)),
+            score=round(float(gain), 4),
+        ))
+        i, j = i - di, j - dj
+    pairs.reverse()
+    return pairs
+
+
 def align(
     en: Sequence[str],
     ko: Sequence[str],
@@ -94,73 +185,7 @@ def align(
         similarity = np.asarray(similarity, dtype=np.float64)
         if similarity.shape != (n, m):
             raise ValueError(f"similarity has shape {similarity.shape}, expected {(n, m)}")
-        baseline = float(np.median(similarity))
-        # Groups whose parts look no better than this are not worth encoding (see group_sim).
-        worth_encoding = float(np.percentile(similarity, 75))
-    else:
-        baseline = worth_encoding = 0.0
-    en_len = [max(1, len(t)) for t in en]
-    ko_len = [max(1, len(t)) for t in ko]
-    ratio = sum(ko_len) / sum(en_len)
-
-    def group_sim(ei: Sequence[int], kj: Sequence[int]) -> float:
-        if similarity is None:
-            return baseline
-        if len(ei) == 1 and len(kj) == 1:
-            return float(similarity[ei[0], kj[0]])
-        # Each part's similarity weighted by its share of the text approximates the group's.
-        if len(ei) > 1:
-            w = np.array([en_len[i] for i in ei], dtype=np.float64)
-            approx = float(np.dot(w, [similarity[i, kj[0]] for i in ei]) / w.sum())
-        else:
-            w = np.array([ko_len[j] for j in kj], dtype=np.float64)
-            approx = float(np.dot(w, [similarity[ei[0], j] for j in kj]) / w.sum())
-        # The callback encodes text, which is slow: only ask it about plausible groups.
-        if group_similarity is not None and approx > worth_encoding:
-            return float(group_similarity(ei, kj))
-        return approx
-
-    def bead_gain(i: int, j: int, di: int, dj: int) -> float:
-        if di == 0 or dj == 0:
-            return SKIP_GAIN
-        ei, kj = list(range(i, i + di)), list(range(j, j + dj))
-        if similarity is None:
-            semantic = LENGTH_ONLY_GAIN * (di + dj)
-        else:
-            semantic = (group_sim(ei, kj) - baseline) * (di + dj)
-        e_text = " ".join(en[k] for k in ei)
-        k_text = " ".join(ko[k] for k in kj)
-        length = _length_penalty(sum(en_len[k] for k in ei), sum(ko_len[k] for k in kj), ratio)
-        gain = semantic - LENGTH_WEIGHT * length + ANCHOR_WEIGHT * _anchor_score(e_text, k_text)
-        if di + dj > 2:
-            gain -= MERGE_COST
-        return gain
-
-    best = np.full((n + 1, m + 1), -np.inf)
-    back: dict[tuple[int, int], tuple[int, int, float]] = {}
-    best[0, 0] = 0.0
-    for i in range(n + 1):
-        for j in range(m + 1):
-            if best[i, j] == -np.inf:
-                continue
-            for di, dj in BEADS:
-                ni, nj = i + di, j + dj
-                if ni > n or nj > m:
-                    continue
-                gain = bead_gain(i, j, di, dj)
-                if best[i, j] + gain > best[ni, nj]:
-                    best[ni, nj] = best[i, j] + gain
-                    back[(ni, nj)] = (di, dj, gain)
-    pairs: list[AlignmentPair] = []
-    i, j = n, m
-    while (i, j) != (0, 0):
-        di, dj, gain = back[(i, j)]
-        pairs.append(AlignmentPair(
-            en=tuple(range(i - di + 1, i + 1)), ko=tuple(range(j - dj + 1, j + 1)),
-            score=round(float(gain), 4),
-        ))
-        i, j = i - di, j - dj
-    pairs.reverse()
+    pairs = _trace_back(n, m, _best_path(n, m, _BeadScorer(en, ko, similarity, group_similarity)))
     log.debug("aligned %d en / %d ko paragraphs into %d beads", n, m, len(pairs))
     return pairs
 
