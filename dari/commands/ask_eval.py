@@ -36,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     """`dari ask "…" [--json]`."""
+    # Here, not at the top: these pull faiss and the model code, which other commands (and
+    # `dari --help`) do not need.
     from dari.service import DariService, IndexProblem
     from embeddings.answer import render_text
 
@@ -67,7 +69,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """`dari eval --corpus DIR --queries FILE.jsonl [--json]`."""
-    from embeddings.evaluate import QueryFileError, format_table, load_queries, run_eval
+    from embeddings.evaluate import QueryFileError, format_table, load_queries, run_eval  # faiss, see cmd_ask
 
     if not args.queries.is_file():
         print(f"dari eval: queries file {args.queries} not found", file=sys.stderr)

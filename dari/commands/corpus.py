@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
 
+from corpus.ingest import ingest
+from corpus.models import Article
+from corpus.store import Store, StoreError
 from settings.config import Settings
-
-if TYPE_CHECKING:
-    from corpus.models import Article
 
 
 def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentParser) -> None:
@@ -48,9 +47,6 @@ def article_json(article: Article) -> dict[str, object]:
 
 def run_corpus(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest, then print the summary (or JSON); 1 if any file was skipped."""
-    from corpus.ingest import ingest
-    from corpus.store import Store, StoreError
-
     try:
         with Store.open(settings) as store:
             report = ingest(settings, store)

@@ -9,10 +9,17 @@ import os
 import shutil
 import sys
 import textwrap
+import unicodedata
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from corpus.models import AlignmentPair
+from embeddings.lock import RefreshBusy
+from embeddings.models import Hit
 from settings.config import Settings
+
+if TYPE_CHECKING:
+    from embeddings.refresh import Progress
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     w.set_defaults(func=cmd_show, needs_corpus=False)
 
 
-def _progress_printer() -> Any:
+def _progress_printer() -> Progress:
     """A progress callback printing stage changes (tqdm bars show the fine-grained progress)."""
     seen: set[str] = set()
 
@@ -79,7 +86,8 @@ def cmd_index_events(args: argparse.Namespace, settings: Settings) -> int:
     "done", "report": {…}}``, ``{"event": "busy", "message"}`` (another refresh holds the
     lock; exit 1) or ``{"event": "error", "message"}`` (exit 1; the traceback is logged).
     """
-    from embeddings.lock import RefreshBusy
+    # Here, not at the top: the write path pulls faiss and the model code, which `dari show`
+    # and `dari --help` do not need.
     from embeddings.refresh import refresh
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -101,8 +109,7 @@ def cmd_index_events(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     """`dari index [--full] [--json | --events] [--nice N]`."""
-    from embeddings.lock import RefreshBusy
-    from embeddings.refresh import refresh
+    from embeddings.refresh import refresh  # faiss and the model code: see cmd_index_events
 
     if args.nice:
         os.nice(args.nice)
@@ -118,20 +125,15 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     ingest = report.ingest
     if ingest is not None:
-        parts = []
-        for name in ("added", "updated", "removed", "unchanged", "skipped"):
-            value = getattr(ingest, name, None)
-            if value is not None:
-                parts.append(f"{name} {len(value) if hasattr(value, '__len__') else value}")
-        if parts:
-            print("ingest: " + ", ".join(parts))
-        for item in getattr(ingest, "skipped", None) or ():
+        print(f"ingest: added {len(ingest.added)}, updated {len(ingest.updated)}, removed "
+              f"{len(ingest.removed)}, unchanged {len(ingest.unchanged)}, skipped {len(ingest.skipped)}")
+        for item in ingest.skipped:
             print(f"  skipped: {item}")
     print(report.summary())
     return 0
 
 
-def _hit_json(hit: Any) -> dict[str, Any]:
+def _hit_json(hit: Hit) -> dict[str, Any]:
     article = {k: v for k, v in asdict(hit.article).items() if k != "paragraphs"}
     return {
         "paragraph": asdict(hit.paragraph),
@@ -145,6 +147,7 @@ def _hit_json(hit: Any) -> dict[str, Any]:
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     """`dari search "…" [--lang ko|en] [-k N] [--json]`."""
+    # The service pulls faiss and the model code, which other commands do not need.
     from dari.service import DariService, IndexProblem
 
     if args.k is not None and args.k <= 0:
@@ -184,7 +187,7 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     """`dari show ARTICLE [--json]`."""
-    from dari.service import DariService
+    from dari.service import DariService  # faiss and the model code: see cmd_search
 
     with DariService(settings, load_index=False) as service:
         article = service.resolve_article(args.article)
@@ -201,8 +204,6 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
     ko = article.in_language("ko")
     if not pairs:
         # One-language article (or not yet aligned): each paragraph stands alone.
-        from corpus.models import AlignmentPair
-
         pairs = [AlignmentPair(en=(p.position,), ko=()) for p in en] + [
             AlignmentPair(en=(), ko=(p.position,)) for p in ko]
     if args.json:
@@ -218,9 +219,9 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         }, indent=2, ensure_ascii=False))
         return 0
     print(article.title + (f" / {article.title_ko}" if article.title_ko else ""))
-    meta = [x for x in (article.outlet, article.published, article.author) if x]
-    if meta:
-        print(" · ".join(meta))
+    byline = [x for x in (article.outlet, article.published, article.author) if x]
+    if byline:
+        print(" · ".join(byline))
     print(f"id {article.id}")
     en_by = {p.position: p for p in en}
     ko_by = {p.position: p for p in ko}
@@ -242,8 +243,6 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def _cell_width(ch: str) -> int:
-    import unicodedata
-
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
