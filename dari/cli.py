@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,15 +55,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def setup_logging(level: str) -> None:
+# Loggers whose INFO lines are Dari's own messages; everything else (faiss's loader, bm25s,
+# transformers, discord.py, aiohttp…) speaks only from WARNING up unless -v is given.
+PROJECT_LOGGERS = frozenset({"settings", "corpus", "embeddings", "bot", "dari", "emulator", "bench",
+                             "eval", "__main__"})
+
+
+class ProjectOnly(logging.Filter):
+    """Pass Dari's own records at the configured level, others from WARNING up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name.split(".", 1)[0] in PROJECT_LOGGERS
+
+
+def setup_logging(level: str, *, verbose: bool = False) -> None:
+    """Log to stderr at ``level`` (DEBUG with ``verbose``); quiet third parties unless verbose."""
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
+        level=logging.DEBUG if verbose else getattr(logging, level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Third-party chatter that says nothing useful to a Dari user.
-    for noisy in ("httpx", "urllib3", "filelock", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.root.level))
+    if not verbose:
+        for handler in logging.root.handlers:
+            handler.addFilter(ProjectOnly())
+        # transformers' "Loading weights" bar reads this when it is first imported (the
+        # model is loaded later, inside the command): Dari's own bars stay.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"dari: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging("DEBUG" if args.verbose else settings.logging.level)
+    setup_logging(settings.logging.level, verbose=args.verbose)
     handler: Handler = args.func
     try:
         return handler(args, settings)

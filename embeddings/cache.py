@@ -30,7 +30,7 @@ CREATE TABLE IF NOT EXISTS embeddings (
 
 def text_digest(text: str, kind: str = "passage") -> str:
     """sha256 of the text and what it is encoded as (queries and passages get different prompts)."""
-    return hashlib.sha256(f"{kind}\x00{text}".encode("utf-8")).hexdigest()
+    return hashlib.sha256(f"{kind}\x00{text}".encode()).hexdigest()
 
 
 class EmbeddingCache:
@@ -45,7 +45,7 @@ class EmbeddingCache:
         self._db.executescript(_SCHEMA)
 
     @classmethod
-    def for_data_dir(cls, data_dir: Path) -> "EmbeddingCache":
+    def for_data_dir(cls, data_dir: Path) -> EmbeddingCache:
         """The cache at ``<data_dir>/cache/embeddings.sqlite3``."""
         return cls(Path(data_dir) / "cache" / "embeddings.sqlite3")
 
@@ -95,7 +95,7 @@ class EmbeddingCache:
         """Close the database."""
         self._db.close()
 
-    def __enter__(self) -> "EmbeddingCache":
+    def __enter__(self) -> EmbeddingCache:
         return self
 
     def __exit__(self, *exc: object) -> None:

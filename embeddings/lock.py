@@ -71,7 +71,7 @@ class RefreshLock:
             self._has_local = False
             _local_lock.release()
 
-    def __enter__(self) -> "RefreshLock":
+    def __enter__(self) -> RefreshLock:
         self.acquire()
         return self
 

@@ -62,7 +62,7 @@ class Manifest:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)
 
     @classmethod
-    def read(cls, directory: Path) -> "Manifest":
+    def read(cls, directory: Path) -> Manifest:
         """Read ``directory/manifest.json``; :class:`IndexMismatch` if missing or unreadable."""
         path = Path(directory) / MANIFEST
         try:

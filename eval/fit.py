@@ -19,7 +19,6 @@ the test halves are for ``make eval`` to report. Usage:
 from __future__ import annotations
 
 import argparse
-import itertools
 import pickle
 import re
 import sys
@@ -139,7 +138,7 @@ def fit_relevance(sets: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     # The threshold: the mean, over (set, question language, on/off) groups of at least 5
     # questions, of the share decided right, on tune.
     probs = 1.0 / (1.0 + np.exp(-(b + x @ w)))
-    languages = [lang for lang in _languages(sets)]
+    languages = list(_languages(sets))
     cells: dict[tuple[str, str, int], list[int]] = {}
     for i, key in enumerate(zip(groups, languages, y.tolist())):
         cells.setdefault(key, []).append(i)

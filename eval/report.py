@@ -30,9 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from settings.config import load_settings  # noqa: E402  (after the path set-up above)
 from embeddings.encoder import Encoder  # noqa: E402
 from embeddings.evaluate import load_queries, run_eval  # noqa: E402
+from settings.config import load_settings  # noqa: E402  (after the path set-up above)
 
 SETS = ("korquad", "news-ko-en", "news-en-ko", "mixed", "seed")
 

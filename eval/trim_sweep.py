@@ -16,11 +16,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from settings.config import load_settings  # noqa: E402  (after the path set-up above)
 from embeddings import answer  # noqa: E402
 from embeddings.evaluate import _shown_text, load_queries, normalise  # noqa: E402
 from embeddings.refresh import refresh  # noqa: E402
 from embeddings.retriever import Retriever  # noqa: E402
+from settings.config import load_settings  # noqa: E402  (after the path set-up above)
 
 MODES = ("topk", "window")
 TERM_WEIGHTS = (0.0, 0.1, 0.3)

@@ -78,15 +78,15 @@ def test_duplicates_merge_by_paragraphs_union_in_order() -> None:
     """Different titles but most paragraphs shared: one article, union of paragraphs."""
     base = parse_file(CORPUS_FIXTURES / "chip_alliance.txt", 1 << 20)
     extra = parse_bytes("extra.md", (
-        '+++\ntitle = "A Different Headline"\nurl = "https://example.org/x"\n+++\n\n'
-        "Washington's invitation to join a semiconductor alliance has been framed in Seoul as an"
-        " opportunity that cannot be refused. Yet an alliance built around export controls is"
-        " not a trade agreement, and its costs will fall unevenly on Korean firms.\n\n"
-        "An extra paragraph only the curated copy has.\n\n"
-        "China remains the largest market for Korean memory chips. A sudden break with Chinese"
-        " customers would hurt the very companies the alliance is supposed to protect, and the"
-        " government has not explained how those losses would be absorbed.\n"
-    ).encode())
+        b'+++\ntitle = "A Different Headline"\nurl = "https://example.org/x"\n+++\n\n'
+        b"Washington's invitation to join a semiconductor alliance has been framed in Seoul as an"
+        b" opportunity that cannot be refused. Yet an alliance built around export controls is"
+        b" not a trade agreement, and its costs will fall unevenly on Korean firms.\n\n"
+        b"An extra paragraph only the curated copy has.\n\n"
+        b"China remains the largest market for Korean memory chips. A sudden break with Chinese"
+        b" customers would hurt the very companies the alliance is supposed to protect, and the"
+        b" government has not explained how those losses would be absorbed.\n"
+    ))
     (article,) = build_articles([extra, base])
     assert article.title == base.title  # the richer file's title
     assert article.url == "https://example.org/x"  # a field only the poorer file has

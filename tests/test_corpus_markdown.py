@@ -29,8 +29,8 @@ def test_full_front_matter_and_bilingual_paragraphs() -> None:
 
 
 def test_only_title_is_required_and_dates_may_be_strings() -> None:
-    doc = parse_bytes("m.md", '+++\ntitle = "Short"\npublished = "July 15, 2022"\n+++\n\nText.\n'
-                      .encode())
+    doc = parse_bytes("m.md", b'+++\ntitle = "Short"\npublished = "July 15, 2022"\n+++\n\nText.\n'
+)
     assert (doc.title, doc.published, doc.outlet, doc.id) == ("Short", "2022-07-15", None, None)
     assert doc.paragraphs == [("en", "Text.")]
 

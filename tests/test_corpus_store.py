@@ -119,11 +119,10 @@ def test_delete_cascades(store: Store) -> None:
 
 def test_transaction_rolls_back_everything(store: Store) -> None:
     before = store.articles()
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.delete_article(SEED_ID)
-            store.set_meta("half", "done")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.delete_article(SEED_ID)
+        store.set_meta("half", "done")
+        raise RuntimeError("crash")
     assert store.articles() == before and store.get_meta("half") is None
 
 

@@ -14,7 +14,14 @@ import pytest
 
 from dari.cli import main
 from embeddings.evaluate import (
-    EvalQuery, QueryFileError, calibrate, dedupe, hit_at, load_queries, reciprocal_rank, summarize,
+    EvalQuery,
+    QueryFileError,
+    calibrate,
+    dedupe,
+    hit_at,
+    load_queries,
+    reciprocal_rank,
+    summarize,
     threshold_report,
 )
 from tests.conftest import write_config

@@ -17,12 +17,13 @@ from typing import Any
 
 import pytest
 
-from corpus.store import Store
 from bot.refresher import refresh_command
+from corpus.store import Store
 from embeddings.lock import RefreshBusy, RefreshLock
 from embeddings.manifest import IndexMismatch, Manifest, index_root, read_current
 from embeddings.refresh import CHECKPOINTS, refresh
 from embeddings.retriever import Retriever
+from tests.conftest import REPO
 from tests.index_support import (
     EXTRA_ARTICLE,
     EXTRA_NAME,
@@ -34,7 +35,6 @@ from tests.index_support import (
     settings_for,
     warm_cache,  # noqa: F401 - fixture
 )
-from tests.conftest import REPO
 
 OLD_SENTENCE = "many are replacing their orchards with mango and banana trees"
 NEW_SENTENCE = "many are replacing their orchards with persimmon and kiwi vines"
@@ -129,9 +129,9 @@ def test_index_of_another_model_is_refused_then_rebuilt(tmp_path: Path, shared_m
 def test_second_refresh_is_refused_while_one_runs(tmp_path: Path, shared_model_dir: Path,
                                                    index_encoder: Any) -> None:
     settings = settings_for(tmp_path, shared_model_dir, make_corpus(tmp_path / "articles", extra=False))
-    with RefreshLock(Path(settings.data_dir) / "refresh.lock"):
-        with pytest.raises(RefreshBusy, match="already running"):
-            refresh(settings, encoder=index_encoder, show_progress=False)
+    with RefreshLock(Path(settings.data_dir) / "refresh.lock"), \
+            pytest.raises(RefreshBusy, match="already running"):
+        refresh(settings, encoder=index_encoder, show_progress=False)
     assert read_current(index_root(settings.data_dir)) is None  # the refused one did nothing
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from dari.cli import main
-from settings.config import Settings
 from dari.service import DariService, RefreshBusy
 from embeddings.manifest import index_root, read_current
 from embeddings.refresh import refresh
+from settings.config import Settings
 from tests.index_support import (
     EXTRA_ARTICLE,
     EXTRA_NAME,
