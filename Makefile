@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench eval install clean
+.PHONY: run test lint bench eval install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,7 +24,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/dari run
 
-test: $(STAMP)
+# Style and types first (ruff, mypy: configuration in pyproject.toml), then the tests.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

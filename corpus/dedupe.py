@@ -35,15 +35,6 @@ def _same(a: ParsedDocument, b: ParsedDocument, ka: set[tuple[Language, str, int
     return smaller > 0 and len(ka & kb) / smaller > SAME_ARTICLE_OVERLAP
 
 
-def same_article(a: ParsedDocument, b: ParsedDocument) -> bool:
-    """True when ``a`` and ``b`` are two versions of one article.
-
-    Equal explicit ids decide first (different explicit ids: never the same); otherwise
-    equal normalised titles, or more than half of the shorter file's paragraphs shared.
-    """
-    return _same(a, b, set(_keys(a)), set(_keys(b)))
-
-
 def _rank(doc: ParsedDocument) -> tuple[int, int, str]:
     """Sort key: richest metadata first, then most paragraphs, then file name."""
     return (-doc.metadata_count(), -len(doc.paragraphs), doc.name)

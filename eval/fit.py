@@ -78,8 +78,6 @@ GRID = {
     # same translation (a 2-1 alignment); the fit finds it neutral otherwise.
     "OWN_WEIGHT": (0.05, 0.1, 0.3, 1.0),
 }
-# Sets whose question kinds are left out of the ranking fit (none by default).
-SKIP: tuple[str, ...] = ()
 
 
 def fit_ranking(dumps: dict[str, list[dict[str, Any]]]) -> dict[str, float]:

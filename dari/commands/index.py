@@ -19,7 +19,7 @@ from embeddings.models import Hit
 from settings.config import Settings
 
 if TYPE_CHECKING:
-    from embeddings.refresh import Progress
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,6 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     w.add_argument("article", metavar="ARTICLE", help="article id or title")
     w.add_argument("--json", action="store_true", help="print article, paragraphs and alignment as JSON")
     w.set_defaults(func=cmd_show, needs_corpus=False)
-
-
-def _progress_printer() -> Progress:
-    """A progress callback printing stage changes (tqdm bars show the fine-grained progress)."""
-    seen: set[str] = set()
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in seen:
-            seen.add(stage)
-            print(f"  {stage}…", file=sys.stderr, flush=True)
-
-    return progress
 
 
 def _emit(**event: Any) -> None:
