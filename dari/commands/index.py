@@ -11,15 +11,12 @@ import sys
 import textwrap
 import unicodedata
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from corpus.models import AlignmentPair
 from embeddings.lock import RefreshBusy
 from embeddings.models import Hit
 from settings.config import Settings
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
