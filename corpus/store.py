@@ -143,6 +143,8 @@ class Store:
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
+                # Typed as a live connection everywhere else; after close() any use is a bug
+                # that should fail loudly (AttributeError on None), not be type-checked away.
                 self._conn = None  # type: ignore[assignment]
 
     def __enter__(self) -> Store:

@@ -121,8 +121,7 @@ def summarize(rankings: Sequence[Sequence[str]], relevants: Sequence[Iterable[st
 
 def dedupe(items: Iterable[str]) -> list[str]:
     """Items in first-seen order without repeats (article ids from a paragraph ranking)."""
-    seen: set[str] = set()
-    return [x for x in items if not (x in seen or seen.add(x))]  # type: ignore[func-returns-value]
+    return list(dict.fromkeys(items))
 
 
 def threshold_report(answered: Sequence[bool], off_topic: Sequence[bool]) -> dict[str, float]:
