@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import pickle
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from dari.cli import setup_logging  # noqa: E402
 from embeddings.encoder import Encoder  # noqa: E402
 from embeddings.evaluate import load_queries, run_eval  # noqa: E402
 from settings.config import load_settings  # noqa: E402  (after the path set-up above)
@@ -68,8 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dump", type=Path, default=None,
                         help="pickle every question's candidates here (for eval/fit.py)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
+    setup_logging("WARNING")
     settings = load_settings(args.config)
     encoder = Encoder.from_settings(settings)
     names = list(args.only or SETS)
