@@ -42,7 +42,12 @@ SENTENCE_WEIGHT = 0.75
 # passages differ by a few hundredths; a share differs by up to 1). Words matched in the
 # question's own language weigh KEYWORD_WEIGHT; words matched across languages (numbers and
 # Latin-script names inside Korean text, for an English question) weigh CROSS_KEYWORD_WEIGHT.
-KEYWORD_WEIGHT = 0.03
+# Keyword evidence ranks paragraphs that *can* match the question's words against each other
+# only, relative to the best match among them: BM25 sees a paragraph's own language (and its
+# aligned translation's), so a paragraph in the other language without a translation carries
+# no keyword evidence either way — counting that as a zero share would rank every paragraph
+# of the asker's language above the one translation that answers (see ``keyword_top``).
+KEYWORD_WEIGHT = 0.06
 CROSS_KEYWORD_WEIGHT = 0.02
 # Weight of a paragraph's own evidence added for ties (small: it orders, it does not rank).
 OWN_WEIGHT = 0.1
@@ -50,8 +55,8 @@ RRF_K = 60
 
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
-RELEVANCE_BIAS = -37.0558
-RELEVANCE_WEIGHTS = (14.4679, 2.4021, -0.5748, 2.5418, -0.5176, -0.5203, 4.4502, 13.7127, 21.654, 1.2715, 4.838, 9.9245, 19.5927)
+RELEVANCE_BIAS = -37.6203
+RELEVANCE_WEIGHTS = (14.5385, 2.0854, -0.5772, 2.5457, -0.5002, -0.5039, 4.2667, 9.1595, 23.9709, 1.2395, 5.6886, 10.1424, 20.0172)
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage
@@ -60,7 +65,7 @@ RELEVANCE_WEIGHTS = (14.4679, 2.4021, -0.5748, 2.5418, -0.5176, -0.5203, 4.4502,
 NAME_TERMS = 2
 NAME_COVERAGE = 0.99
 # Probability from which a question is answered (and each quoted passage must reach it too).
-RELEVANCE_THRESHOLD = 0.48
+RELEVANCE_THRESHOLD = 0.52
 # The question's cosine baseline: the median own cosine of the dense side's top candidates.
 BASELINE_CANDIDATES = 50
 
@@ -131,12 +136,33 @@ class Candidate:
         return self.counterpart_share, self.share
 
 
-def pooled_score(c: Candidate, asked_in: str) -> float:
-    """Dari's ranking score of one candidate for a question asked in ``asked_in``."""
+def can_match(c: Candidate, asked_in: str) -> bool:
+    """Can the question's words occur in ``c``: it is in the question's language, or it
+    has an aligned translation that is."""
+    return c.language == asked_in or c.counterpart_dense is not None
+
+
+def keyword_top(candidates: Sequence[Candidate], asked_in: str) -> float:
+    """The best share matched in the question's language among candidates that can match."""
+    return max((c.keyword_sides(asked_in)[0] for c in candidates if can_match(c, asked_in)),
+               default=0.0)
+
+
+def pooled_score(c: Candidate, asked_in: str, top: float) -> float:
+    """Dari's ranking score of one candidate for a question asked in ``asked_in``, where
+    ``top`` is :func:`keyword_top` of the question's candidates."""
     same, cross = c.keyword_sides(asked_in)
+    # A paragraph that cannot match is neither helped nor hurt: it scores as the best match.
+    behind = top - same if can_match(c, asked_in) else 0.0
     own_same = c.share if c.language == asked_in else 0.0
-    return (c.relative_evidence + KEYWORD_WEIGHT * same + CROSS_KEYWORD_WEIGHT * cross
+    return (c.relative_evidence - KEYWORD_WEIGHT * behind + CROSS_KEYWORD_WEIGHT * cross
             + OWN_WEIGHT * (c.own_dense - c.centre + KEYWORD_WEIGHT * own_same))
+
+
+def pooled_scores(candidates: Sequence[Candidate], asked_in: str) -> dict[int, float]:
+    """:func:`pooled_score` of every candidate, by paragraph number."""
+    top = keyword_top(candidates, asked_in)
+    return {c.id: pooled_score(c, asked_in, top) for c in candidates}
 
 
 def fuse(candidates: Sequence[Candidate], method: str = "pooled",
@@ -156,7 +182,7 @@ def fuse(candidates: Sequence[Candidate], method: str = "pooled",
                              if r is not None)) for c in candidates]
         scored = [(i, s) for i, s in scored if s > 0]
     elif method == "pooled":
-        scored = [(c.id, pooled_score(c, asked_in)) for c in candidates]
+        scored = list(pooled_scores(candidates, asked_in).items())
     else:
         raise ValueError(f"unknown fusion method {method!r}")
     # Ties keep a stable order by paragraph number, so rankings are reproducible.
@@ -234,7 +260,7 @@ class Judge:
         self.language = language
         # A paragraph and its translation are one answer: neither is the other's rival.
         self._aligned = aligned or {}
-        self._score = {c.id: pooled_score(c, language) for c in candidates}
+        self._score = pooled_scores(candidates, language)
         self._ranked = sorted(candidates, key=lambda c: (-self._score[c.id], c.id))
         self._relative = sorted(((c.relative_evidence, c.id) for c in candidates), reverse=True)
         self.question = self._question(candidates)
