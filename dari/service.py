@@ -257,6 +257,19 @@ class DariService:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def ask_more(self, question: str, skip: int) -> Answer:
+        """The next passages for ``question``: those after the first ``skip`` (the bot's
+        "More passages" button), shaped like :meth:`ask`."""
+        from embeddings.answer import build_answer
+
+        cfg = self.settings.answer
+        retriever = self._reload_if_changed()
+        query_vector = retriever.encode_query(question) if question.strip() else None
+        hits = retriever.search(question, k=skip + cfg.passages, query_vector=query_vector)[skip:]
+        return build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
+                            query_vector=query_vector, encoder=retriever.encoder,
+                            sentences=retriever)
+
 
 def _paragraph_counts(counts: Any) -> dict[str, int]:
     """Paragraphs per language from ``Store.counts()`` (tolerates a flat or nested dict)."""

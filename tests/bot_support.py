@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from bot.client import DariBot
+from bot.feedback import FeedbackStore
 from settings.config import Settings
 from dari.service import DariService
 from emulator.server import DiscordEmulator
@@ -25,7 +26,7 @@ from tests.discord_support import running_bot
 from tests.discord_support import settings_for as emulator_settings
 from tests.index_support import make_corpus, settings_for
 
-COMMANDS = ("ask", "search", "source", "passage", "reindex", "status", "add-article")
+COMMANDS = ("ask", "search", "source", "passage", "reindex", "status", "add-article", "report")
 SEED_ID = "how-far-can-south-korea-us-japan-military-cooperation-go"
 JEJU_ID = "jeju-tangerines"
 LONG_ID = "ulleungdo-lighthouse"
@@ -119,6 +120,12 @@ def bot_service(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path
     service.close()
 
 
+def feedback_store(settings: Settings) -> FeedbackStore:
+    """The question log in the settings' data directory (shared by the module's bots; a
+    test that counts rows looks at ids after its own start)."""
+    return FeedbackStore.open(settings.data_dir, settings.feedback.retention_days)
+
+
 def bot_settings(emu: DiscordEmulator, service: DariService, **discord: Any) -> Settings:
     """The service's settings pointed at the emulator, #questions as question channel."""
     settings = emulator_settings(emu, service.settings)
@@ -129,9 +136,14 @@ def bot_settings(emu: DiscordEmulator, service: DariService, **discord: Any) -> 
 @contextlib.asynccontextmanager
 async def dari_bot(emu: DiscordEmulator, service: DariService, **discord: Any) -> AsyncIterator[DariBot]:
     """The real Dari bot running against ``emu``, its commands synced to the emulator's guild."""
-    bot = DariBot(bot_settings(emu, service, **discord), service, guild_ready_timeout=0.1)
-    async with running_bot(emu, bot, commands=COMMANDS) as running:
-        yield running  # type: ignore[misc]
+    settings = bot_settings(emu, service, **discord)
+    feedback = feedback_store(settings)
+    bot = DariBot(settings, service, feedback, guild_ready_timeout=0.1)
+    try:
+        async with running_bot(emu, bot, commands=COMMANDS) as running:
+            yield running  # type: ignore[misc]
+    finally:
+        feedback.close()
 
 
 def sent_payloads(emu: DiscordEmulator) -> list[tuple[str, str, dict[str, Any]]]:
