@@ -209,9 +209,18 @@ class DriverMixin:
         """A guild member; ``admin`` gives the Admin role (Manage Guild permission)."""
         user = self.state.add_user(name, admin=admin, locale=locale, roles=roles)
         if self.gateway.sessions:
-            self._pending_events.append(("GUILD_MEMBER_ADD", self.state.member_payload(user)
-                                         | {"guild_id": str(self.state.guild_id)}))
+            for gid in self.state.guild_names:  # members are in every guild
+                self._pending_events.append(("GUILD_MEMBER_ADD", self.state.member_payload(user)
+                                             | {"guild_id": str(gid)}))
         return user
+
+    def add_guild(self: "DiscordEmulator", name: str, *,
+                  shard: tuple[int, int] | None = None) -> int:
+        """A further guild (with #general) before the bot connects; ``shard=(id, count)``
+        gives it an id Discord routes to that shard. Returns the guild id."""
+        if self.gateway.sessions:
+            raise DriverError("add guilds before the bot connects (no GUILD_CREATE is sent later)")
+        return self.state.add_guild(name, shard=shard)
 
     def add_role(self: "DiscordEmulator", name: str, permissions: int = 0) -> Role:
         """A role with the given permission bits (0: none), e.g. for configured admin role ids."""
@@ -233,9 +242,9 @@ class DriverMixin:
     def admin_role_id(self: "DiscordEmulator") -> int:
         return self.state.admin_role.id
 
-    def channel_id(self: "DiscordEmulator", name: str = "general") -> int:
-        """Id of a text channel by name (#general, #questions, #random exist)."""
-        return self.state.channel_by_name(name)
+    def channel_id(self: "DiscordEmulator", name: str = "general", guild_id: int | None = None) -> int:
+        """Id of a text channel by name (#general, #questions, #random exist in the first guild)."""
+        return self.state.channel_by_name(name, guild_id)
 
     @property
     def threads(self: "DiscordEmulator") -> list[dict[str, Any]]:
@@ -246,16 +255,28 @@ class DriverMixin:
         """Messages in a channel or thread, oldest first (ephemeral ones are not in channels)."""
         return list(self.state.messages.get(channel_id, []))
 
-    def registered_commands(self: "DiscordEmulator") -> list[dict[str, Any]]:
-        """Guild commands then global ones, as the bot synced them."""
-        return list(self.state.commands.get(self.state.guild_id, [])) + list(self.state.commands.get(None, []))
+    def registered_commands(self: "DiscordEmulator", guild_id: int | None = None) -> list[dict[str, Any]]:
+        """A guild's commands (the first guild's by default) then global ones, as synced."""
+        gid = guild_id or self.state.guild_id
+        return list(self.state.commands.get(gid, [])) + list(self.state.commands.get(None, []))
 
-    def command(self: "DiscordEmulator", name: str) -> dict[str, Any]:
-        for cmd in self.registered_commands():
+    def command(self: "DiscordEmulator", name: str, guild_id: int | None = None) -> dict[str, Any]:
+        for cmd in self.registered_commands(guild_id):
             if cmd["name"] == name and cmd.get("type", 1) == 1:
                 return cmd
-        have = sorted(c["name"] for c in self.registered_commands())
+        have = sorted(c["name"] for c in self.registered_commands(guild_id))
         raise DriverError(f"the bot has not registered a slash command /{name} (registered: {have})")
+
+    def context_command(self: "DiscordEmulator", name: str, kind: int = 3,
+                        guild_id: int | None = None) -> dict[str, Any]:
+        """A registered context-menu command (``kind`` 3: message, 2: user) by its name or
+        one of its localised names."""
+        for cmd in self.registered_commands(guild_id):
+            names = {cmd["name"], *(cmd.get("name_localizations") or {}).values()}
+            if cmd.get("type", 1) == kind and name in names:
+                return cmd
+        have = sorted(c["name"] for c in self.registered_commands(guild_id) if c.get("type", 1) == kind)
+        raise DriverError(f"the bot has not registered a context menu {name!r} (registered: {have})")
 
     def cursor(self: "DiscordEmulator") -> int:
         """Position in the bot-message log; pass as ``after=`` to wait for newer messages."""
@@ -440,14 +461,15 @@ class DriverMixin:
                              locale: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
         state = self.state
         channel = state.channels[inter.channel_id]
+        gid = state.guild_of(inter.channel_id)
         payload = {
             "id": str(inter.id),
             "application_id": str(state.application_id),
             "type": inter.type,
             "token": inter.token,
             "version": 1,
-            "guild_id": str(state.guild_id),
-            "guild": {"id": str(state.guild_id), "locale": "en-US", "features": []},
+            "guild_id": str(gid),
+            "guild": {"id": str(gid), "locale": "en-US", "features": []},
             "channel_id": str(inter.channel_id),
             "channel": copy.deepcopy(channel),
             "member": state.member_payload(inter.user, with_permissions=True),
@@ -456,7 +478,7 @@ class DriverMixin:
             "data": data,
             "app_permissions": str(state.permissions_of(state.bot)),
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(state.guild_id)},
+            "authorizing_integration_owners": {"0": str(gid)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -483,7 +505,7 @@ class DriverMixin:
         cid = channel_id if channel_id is not None else self.channel_id("general")
         if cid not in self.state.channels:
             raise DriverError(f"unknown channel id {cid}")
-        cmd = self.command(name)
+        cmd = self.command(name, self.state.guild_of(cid))
         values = dict(options or {})
         values.update(attachments or {})
         self._action_cursor = self.cursor()
@@ -527,13 +549,49 @@ class DriverMixin:
             raise DriverError(f"autocomplete for /{name} answered with callback type {inter.callback_type}")
         return inter.choices
 
-    async def click(self: "DiscordEmulator", user: User, message: dict[str, Any], custom_id: str, *,
-                    component_type: int = 2, values: list[str] | None = None,
-                    locale: str | None = None) -> Interaction:
-        """``user`` clicks a button (or picks ``values`` in a select) on a bot message."""
+    async def invoke_message_command(self: "DiscordEmulator", user: User, name: str,
+                                     message: dict[str, Any], *,
+                                     locale: str | None = None) -> Interaction:
+        """``user`` right-clicks ``message`` and picks the bot's context menu ``name`` (an
+        application command of type 3; INTERACTION_CREATE type 2 with ``target_id`` and the
+        message in ``resolved.messages``). Returns at once; await ``wait_done()``."""
         stored = self.state.find_message(int(message["id"]))
         if stored is None:
             raise DriverError(f"message {message['id']} is not in any channel")
+        cid = int(stored["channel_id"])
+        cmd = self.context_command(name, 3, self.state.guild_of(cid))
+        self._action_cursor = self.cursor()
+
+        def build(inter: Interaction) -> dict[str, Any]:
+            data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": 3,
+                                    "target_id": stored["id"],
+                                    "resolved": {"messages": {stored["id"]: copy.deepcopy(stored)}}}
+            if "guild_id" in cmd:
+                data["guild_id"] = cmd["guild_id"]
+            return self._interaction_payload(inter, data, locale or user.locale)
+
+        inter = Interaction(self, type=2, user=user, channel_id=cid, name=cmd["name"], payload_builder=build)
+        return await self._start_interaction(inter)
+
+    def _visible_message(self: "DiscordEmulator", message_id: int) -> dict[str, Any] | None:
+        """A channel message, or an ephemeral one (only its interaction knows it)."""
+        stored = self.state.find_message(message_id)
+        if stored is not None:
+            return stored
+        for inter in self.interactions.values():
+            for candidate in inter.visible_messages:
+                if int(candidate["id"]) == message_id:
+                    return candidate
+        return None
+
+    async def click(self: "DiscordEmulator", user: User, message: dict[str, Any], custom_id: str, *,
+                    component_type: int = 2, values: list[str] | None = None,
+                    locale: str | None = None) -> Interaction:
+        """``user`` clicks a button (or picks ``values`` in a select) on a bot message,
+        in a channel or an ephemeral one."""
+        stored = self._visible_message(int(message["id"]))
+        if stored is None:
+            raise DriverError(f"message {message['id']} is not in any channel or interaction")
         ids = _custom_ids(stored.get("components") or [])
         if custom_id not in ids:
             raise DriverError(f"message {message['id']} has no component {custom_id!r} (has {ids})")
@@ -547,6 +605,11 @@ class DriverMixin:
                                 i, data, locale or user.locale, stored))
         inter.target_message = stored
         return await self._start_interaction(inter)
+
+
+def custom_ids(components: list[dict[str, Any]]) -> list[str]:
+    """Every component ``custom_id`` in a message's component rows, in order."""
+    return _custom_ids(components)
 
 
 def _custom_ids(components: list[dict[str, Any]]) -> list[str]:

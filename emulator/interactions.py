@@ -106,7 +106,7 @@ class InteractionRoutes:
     def _interaction_message(self, inter: Interaction, body: dict[str, Any],
                              files: list[tuple[str, bytes]]) -> dict[str, Any]:
         meta = {"id": str(inter.id), "type": inter.type, "user": inter.user.payload(),
-                "authorizing_integration_owners": {"0": str(self.state.guild_id)}}
+                "authorizing_integration_owners": {"0": str(self.state.guild_of(inter.channel_id))}}
         if inter.name:
             meta["name"] = inter.name
         return self.state.message_payload(

@@ -141,7 +141,7 @@ class MessageRoutes:
         if not message["flags"] & EPHEMERAL:
             await self.gateway.dispatch("MESSAGE_DELETE", {
                 "id": message["id"], "channel_id": message["channel_id"],
-                "guild_id": str(self.state.guild_id)})
+                "guild_id": message["guild_id"]})
 
     async def _add_reaction(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
@@ -167,7 +167,7 @@ class MessageRoutes:
         return {
             "id": str(tid),
             "type": PUBLIC_THREAD,
-            "guild_id": str(self.state.guild_id),
+            "guild_id": str(self.state.guild_of(parent)),
             "parent_id": str(parent),
             "owner_id": str(self.state.bot.id),
             "name": name,

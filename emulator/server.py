@@ -245,9 +245,11 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
 
     # -- lookups ------------------------------------------------------------------------
 
-    def _guild(self, request: web.Request) -> None:
-        if request.match_info.get("guild_id") != str(self.state.guild_id):
+    def _guild(self, request: web.Request) -> int:
+        raw = request.match_info.get("guild_id") or ""
+        if not raw.isdigit() or int(raw) not in self.state.guild_names:
             raise ApiError(404, 10004, "Unknown Guild")
+        return int(raw)
 
     # -- misc routes --------------------------------------------------------------------
 
@@ -290,19 +292,19 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         })
 
     async def _get_guild(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        data = self.state.guild_payload()
+        data = self.state.guild_payload(self._guild(request))
         for key in ("members", "channels", "threads", "presences", "voice_states"):
             data.pop(key, None)
         return json_response(data)
 
     async def _get_guild_channels(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        return json_response([c for c in self.state.channels.values() if c["type"] != PUBLIC_THREAD])
+        gid = self._guild(request)
+        return json_response([c for c in self.state.channels.values()
+                              if c["type"] != PUBLIC_THREAD and int(c["guild_id"]) == gid])
 
     async def _get_roles(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        return json_response([r.payload() for r in self.state.roles.values()])
+        gid = self._guild(request)
+        return json_response([r.payload() for r in self.state.guild_roles(gid)])
 
     async def _get_member(self, request: web.Request) -> web.Response:
         self._guild(request)
@@ -317,8 +319,7 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         if request.match_info["app_id"] != str(self.state.application_id):
             raise ApiError(403, 50001, "Missing Access")
         if "guild_id" in request.match_info:
-            self._guild(request)
-            return self.state.guild_id
+            return self._guild(request)
         return None
 
     def _store_command(self, scope: int | None, body: dict[str, Any],
