@@ -255,3 +255,30 @@ async def test_followup_in_thread_searched_with_earlier_question(discord_emulato
         assert row is not None and row.kind == "message" and row.search_text == alone
         assert row.passages[0].article_id == SEED_ID
         assert_no_mentions_anywhere(emu)
+
+
+def test_sandbox_numbers_buttons_clicks_and_asks_about_a_message(bot_service, monkeypatch, capsys):
+    """`dari sandbox`: buttons shown by number, /click N, /say then /ask-message; `dari report`
+    on the same data directory shows what was asked there."""
+    import io
+    import json
+    import sys
+
+    from dari.cli import main
+
+    lines = ("/ask Why are Jeju tangerine farmers planting mango trees?\n/click 5\n"
+             "/say Why are Jeju tangerine farmers planting mango trees?\n/ask-message\n/click 6\n"
+             "/click 9\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    config = str(bot_service.settings.source)
+    assert main(["sandbox", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "[1 Full paragraph] [2 원문] [3 More] [4 👍] [5 👎]" in out
+    assert t("vote.down", "en") in out
+    assert "(posted in #general; /ask-message asks Dari about it)" in out
+    assert f"[6 {t('button.post', 'en')}]" in out and t("post.done", "en") in out
+    assert t("post.header", "en", name="you") in out
+    assert "error: /click takes a button number from 1 to 5" in out
+    assert main(["report", "--json", "--config", config]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["periods"][0]["asked"] >= 2 and report["periods"][0]["down"] >= 1
