@@ -40,7 +40,8 @@ _EN_POINTERS = re.compile(
     r"\b(it|its|they|them|their|that|this|these|those|he|she|him|her|his|such|there)\b",
     re.IGNORECASE)
 # Demonstratives as words of their own: "그 문제", not the particle in "기업이 돈을".
-_KO_POINTERS = re.compile(r"(?<![가-힣])(그것|그거|이것|이거|그들|그는|그녀|이들|그 [가-힣]+|이 [가-힣]+|거기|그곳)")
+_KO_POINTERS = re.compile(
+    r"(?<![가-힣])(그것|그거|이것|이거|그들|그는|그녀|이들|그 [가-힣]+|이 [가-힣]+|거기|그곳)")
 # "일본은?", "미국이라면?", "중국의 입장은?": a short noun phrase ending in a particle.
 _KO_ELLIPSIS = re.compile(r"^[가-힣A-Za-z0-9·\s]{1,20}(은|는|이|가|의 경우|이라면|라면|은요|는요)\s*\?*$")
 SHORT_WORDS = 3

@@ -181,14 +181,17 @@ MESSAGES: dict[str, dict[str, str]] = {
     "more.none": {"en": "No further passages answer this question.",
                   "ko": "이 질문에 답하는 문단이 더 없습니다."},
     "more.title": {"en": "More passages for your question", "ko": "질문에 답하는 다른 문단"},
-    "vote.up": {"en": "Thanks — recorded 👍 for this answer.", "ko": "고맙습니다 — 이 답변에 👍를 기록했습니다."},
+    "vote.up": {"en": "Thanks — recorded 👍 for this answer.",
+                "ko": "고맙습니다 — 이 답변에 👍를 기록했습니다."},
     "vote.down": {
         "en": "Thanks — recorded 👎. Admins see answers marked wrong in /report.",
         "ko": "고맙습니다 — 👎를 기록했습니다. 관리자는 /report에서 틀렸다고 표시된 답변을 봅니다.",
     },
-    "vote.withdrawn": {"en": "Your vote on this answer is withdrawn.", "ko": "이 답변에 대한 투표를 취소했습니다."},
+    "vote.withdrawn": {"en": "Your vote on this answer is withdrawn.",
+                       "ko": "이 답변에 대한 투표를 취소했습니다."},
     "post.done": {"en": "Posted in the channel.", "ko": "채널에 올렸습니다."},
-    "post.header": {"en": "**{name} asked Dari about a message:**", "ko": "**{name} 님이 메시지에 대해 Dari에게 물었습니다:**"},
+    "post.header": {"en": "**{name} asked Dari about a message:**",
+                    "ko": "**{name} 님이 메시지에 대해 Dari에게 물었습니다:**"},
     "context.empty": {
         "en": "That message has no text to ask about.",
         "ko": "이 메시지에는 질문할 글이 없습니다.",
@@ -196,7 +199,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     # /report
     "report.title": {"en": "Dari report", "ko": "Dari 보고서"},
     "report.period": {
-        "en": "Last {days} days: {asked} asked · {answered} answered · {refused} refused · 👍 {up} · 👎 {down}",
+        "en": "Last {days} days: {asked} asked · {answered} answered · {refused} refused"
+              " · 👍 {up} · 👎 {down}",
         "ko": "최근 {days}일: 질문 {asked} · 답변 {answered} · 답 없음 {refused} · 👍 {up} · 👎 {down}",
     },
     "report.refused": {"en": "Most frequent questions without an answer ({days} days)",

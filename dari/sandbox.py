@@ -6,7 +6,8 @@ and later plain lines go to that thread as follow-ups. Each complete reply is pr
 text, buttons numbered (``[1 Full paragraph] [2 원문] [3 More] [4 👍] [5 👎]``): ``/click 4``
 clicks one on the latest message that has buttons. ``/say text`` posts a message without
 addressing the bot; ``/ask-message`` is the "Ask Dari" context menu on the latest message
-someone (not the bot) posted here. When stdin is not a terminal, lines are read one at a time and the program exits
+someone (not the bot) posted here. When stdin is not a terminal, lines are read one at a
+time and the program exits
 at end of input, so it can be scripted::
 
     printf '/ask 한미일 군사협력의 한계는?\\n' | dari sandbox
@@ -15,6 +16,7 @@ at end of input, so it can be scripted::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -26,13 +28,13 @@ from typing import Any, TextIO
 
 import discord
 
-from settings.config import Settings
 from bot.api_base import reset_api_base
 from emulator.driver import DriverError, Interaction, custom_ids
 from emulator.harness import settings_for, start_bot, stop_bot
 from emulator.render import LOADING, render_message
 from emulator.server import DiscordEmulator
 from emulator.state import PUBLIC_THREAD, User
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +186,7 @@ class Sandbox:
         while True:
             count = len(self.emu.message_events)
             try:
-                await self.emu.wait_until(lambda: len(self.emu.message_events) != count,
+                await self.emu.wait_until(lambda count=count: len(self.emu.message_events) != count,
                                           self.quiet, "")
             except TimeoutError:
                 if not any(m["flags"] & LOADING for m in self._bot_messages_since(cursor)):
@@ -455,10 +457,8 @@ def _load_history(path: Path) -> None:
         import readline
     except ImportError:  # pragma: no cover - not on every platform
         return
-    try:
+    with contextlib.suppress(OSError):  # first session, or unreadable: start empty
         readline.read_history_file(path)
-    except OSError:
-        pass  # first session, or unreadable: start empty
     readline.set_history_length(1000)
 
 

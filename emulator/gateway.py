@@ -110,7 +110,7 @@ class Session:
 class Gateway:
     """Gateway endpoint and session registry of one emulator."""
 
-    def __init__(self, emulator: "DiscordEmulator") -> None:
+    def __init__(self, emulator: DiscordEmulator) -> None:
         self.emu = emulator
         self.sessions: dict[str, Session] = {}
         self.sockets: set[web.WebSocketResponse] = set()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 class InteractionRoutes:
     """Interaction callback and webhook routes; mixed into the emulator."""
 
-    state: "State"
+    state: State
     interactions: dict[int, Interaction]
     interaction_ack_seconds: float
 

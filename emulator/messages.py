@@ -22,8 +22,8 @@ HAS_THREAD = 1 << 5
 class MessageRoutes:
     """Channel, message and thread routes; mixed into :class:`emulator.server.DiscordEmulator`."""
 
-    state: "State"
-    gateway: "Gateway"
+    state: State
+    gateway: Gateway
 
     def _channel(self, request: web.Request) -> int:
         try:
@@ -101,9 +101,9 @@ class MessageRoutes:
         if not isinstance(body, dict):
             raise invalid_form(["body must be an object"])
         ref = body.get("message_reference")
-        if ref and ref.get("fail_if_not_exists", True):
-            if self.state.find_message(int(ref["message_id"])) is None:
-                raise invalid_form(["message_reference: Unknown message"])
+        if (ref and ref.get("fail_if_not_exists", True)
+                and self.state.find_message(int(ref["message_id"])) is None):
+            raise invalid_form(["message_reference: Unknown message"])
         message = await self._create_bot_message(cid, body, files)
         return json_response(message)
 

@@ -102,7 +102,7 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         await self._runner.cleanup()
         self._runner = None
 
-    async def __aenter__(self) -> "DiscordEmulator":
+    async def __aenter__(self) -> DiscordEmulator:
         await self.start()
         return self
 
@@ -233,7 +233,8 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         r.add_route("*", "/{tail:.*}", self._unknown)
 
     async def _unknown(self, request: web.Request) -> web.Response:
-        log.error("emulator: UNKNOWN ROUTE %s %s — not emulated; add it to the emulator (emulator/server.py routes)",
+        log.error("emulator: UNKNOWN ROUTE %s %s — not emulated; add it to the emulator "
+                  "(emulator/server.py routes)",
                   request.method, request.path)
         return json_response(
             {"code": 0, "message": f"emulator: unknown route {request.method} {request.path}"}, status=404)

@@ -55,7 +55,7 @@ _UNSAFE_URL_CHARS = re.compile(r"[^A-Za-z0-9._-]|^\.+")
 
 def now_iso() -> str:
     """The current time as Discord formats timestamps."""
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class Snowflakes:

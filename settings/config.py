@@ -148,7 +148,7 @@ class Settings:
 
     def with_overrides(
         self, corpus_dir: Path | None = None, data_dir: Path | None = None
-    ) -> "Settings":
+    ) -> Settings:
         """Return a copy with the corpus and/or data directory replaced (CLI flags)."""
         paths = self.paths
         if corpus_dir is not None:

@@ -19,9 +19,9 @@ import pytest
 
 from bot.client import DariBot
 from bot.feedback import FeedbackStore
-from settings.config import Settings
 from dari.service import DariService
 from emulator.server import DiscordEmulator
+from settings.config import Settings
 from tests.discord_support import running_bot
 from tests.discord_support import settings_for as emulator_settings
 from tests.index_support import make_corpus, settings_for

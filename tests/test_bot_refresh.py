@@ -29,9 +29,9 @@ from bot.client import DariBot
 from bot.format import escape
 from bot.i18n import t
 from dari.service import DariService
+from embeddings.manifest import index_root, read_current
 from emulator.server import DiscordEmulator
 from emulator.state import EPHEMERAL
-from embeddings.manifest import index_root, read_current
 from tests.bot_support import (
     COMMANDS,
     Service,

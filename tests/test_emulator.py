@@ -20,7 +20,6 @@ from emulator.driver import DriverError
 from emulator.server import DiscordEmulator
 from tests.discord_support import discord_emulator, running_bot  # noqa: F401 (fixture)
 
-
 FRUITS = ["apple", "apricot", "banana", "blueberry", "cherry", "사과"]
 
 
@@ -254,10 +253,9 @@ async def test_attachment_download_and_file_upload(discord_emulator: DiscordEmul
         assert att["filename"] == "upper.txt"
         callback = next(r for r in emu.requests if r.path.endswith("/callback"))
         assert callback.files == [("upper.txt", text.decode().upper().encode())]
-        async with discord.http.aiohttp.ClientSession() as session:
-            async with session.get(att["url"]) as resp:
-                assert resp.status == 200
-                assert await resp.read() == text.decode().upper().encode()
+        async with discord.http.aiohttp.ClientSession() as session, session.get(att["url"]) as resp:
+            assert resp.status == 200
+            assert await resp.read() == text.decode().upper().encode()
 
         # A hostile name reaches the bot as sent, yet its URL is still servable.
         odd = await emu.invoke_command(user, "upload", attachments={"file": ("..\\..\\my notes.md", text)})
@@ -458,8 +456,8 @@ async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator
 
 
 async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from settings.config import Settings
     from dari.sandbox import run_sandbox
+    from settings.config import Settings
 
     monkeypatch.setenv("LANG", "ko_KR.UTF-8")
     article = tmp_path / "article.md"

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import sys
+
 from settings.config import Settings, discord_token
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def sync_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sync_globally(settings: Settings, token: str) -> int:
+    # Lazy, like the other commands here: discord.py is heavy for `dari --help`.
     import discord
 
     from bot.client import DariBot
