@@ -184,15 +184,17 @@ class Sandbox:
         except TimeoutError:
             return False
         while True:
-            count = len(self.emu.message_events)
             try:
-                await self.emu.wait_until(lambda count=count: len(self.emu.message_events) != count,
-                                          self.quiet, "")
+                await self._wait_for_event(len(self.emu.message_events))
             except TimeoutError:
                 if not any(m["flags"] & LOADING for m in self._bot_messages_since(cursor)):
                     return True
             if loop.time() > deadline:
                 return False
+
+    async def _wait_for_event(self, count: int) -> None:
+        """Until a message event past ``count`` (raises TimeoutError after ``quiet`` s)."""
+        await self.emu.wait_until(lambda: len(self.emu.message_events) != count, self.quiet, "")
 
     def show(self, cursor: int) -> None:
         """Print bot messages changed since ``cursor`` (final state; each version once)."""

@@ -265,15 +265,16 @@ class Gateway:
             log.error("gateway: IDENTIFY with a wrong token")
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
-        shard = _shard(data.get("shard"))
-        if shard is False:
+        try:
+            shard = _shard(data.get("shard"))
+        except ValueError:
             log.error("gateway: IDENTIFY with an invalid shard %r", data.get("shard"))
             await conn.ws.close(code=4010, message=b"Invalid shard.")
             return None
         self.identifies += 1
         state = self.emu.state
         session = Session(id=secrets.token_hex(16), intents=int(data.get("intents") or 0),
-                          shard=shard or None)
+                          shard=shard)
         session.conn = conn
         # One session per shard: a new IDENTIFY for a shard replaces that shard's session.
         self.sessions = {sid: s for sid, s in self.sessions.items()
@@ -338,16 +339,19 @@ class Gateway:
         await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
 
 
-def _shard(value: Any) -> tuple[int, int] | None | bool:
-    """``[shard_id, shard_count]`` from IDENTIFY: the pair, None if absent, False if invalid."""
+def _shard(value: Any) -> tuple[int, int] | None:
+    """``[shard_id, shard_count]`` from IDENTIFY: the pair, or None if absent.
+
+    Raises ``ValueError`` for anything else (Discord closes with 4010 "Invalid shard").
+    """
     if value is None:
         return None
     if (not isinstance(value, list) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
-        return False
+        raise ValueError(f"invalid shard {value!r}")
     shard_id, count = value
     if count < 1 or not 0 <= shard_id < count:
-        return False
+        raise ValueError(f"invalid shard {value!r}")
     return (shard_id, count)
 
 

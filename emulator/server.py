@@ -15,7 +15,7 @@ import logging
 import secrets
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from emulator.api import API_PREFIX, RECORD, ApiError, RecordedRequest, invalid_form, json_response
 from emulator.driver import DriverMixin, Interaction
@@ -89,7 +89,8 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = site._server
+        sockets = server.sockets if isinstance(server, asyncio.Server) else ()
         self._port = sockets[0].getsockname()[1]
         self.state.base_url = self.base_url
         log.info("Discord emulator listening on %s (gateway %s)", self.base_url, self.gateway_url)
@@ -168,17 +169,20 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
 
     async def _body(self, request: web.Request) -> tuple[dict[str, Any] | list[Any], list[tuple[str, bytes]]]:
         """JSON body and uploaded files (discord.py sends multipart with payload_json + files[n])."""
-        record: RecordedRequest = request[RECORD]
+        record = request[RECORD]
+        assert isinstance(record, RecordedRequest)
         files: list[tuple[str, bytes]] = []
         body: Any = {}
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                data = await part.read()  # type: ignore[union-attr]
-                if part.name == "payload_json":  # type: ignore[union-attr]
+                if not isinstance(part, BodyPartReader):
+                    raise ApiError(400, 50109, "nested multipart bodies are not supported")
+                data = await part.read()
+                if part.name == "payload_json":
                     body = json.loads(data.decode("utf-8"))
-                elif part.filename:  # type: ignore[union-attr]
-                    files.append((part.filename, bytes(data)))  # type: ignore[union-attr]
+                elif part.filename:
+                    files.append((part.filename, bytes(data)))
         elif request.can_read_body:
             text = await request.text()
             if text:
@@ -365,7 +369,9 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         body, _ = await self._body(request)
         commands = self.state.commands.setdefault(scope, [])
         existing = {c["name"]: c for c in commands}
-        command = self._store_command(scope, body, existing)  # type: ignore[arg-type]
+        if not isinstance(body, dict):
+            raise invalid_form(["body must be a command object"])
+        command = self._store_command(scope, body, existing)
         commands[:] = [c for c in commands if c["name"] != command["name"]] + [command]
         self.commands_synced.set()
         return json_response(command, status=201)

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.followup import leans_on_context, search_text
 from dari.service import DariService
@@ -67,7 +68,7 @@ def answered(pair: Pair, hits: list[Hit]) -> bool:
     return False
 
 
-def evaluate(service: DariService, pairs: list[Pair]) -> dict[str, object]:
+def evaluate(service: DariService, pairs: list[Pair]) -> dict[str, Any]:
     """Per pair and in total: the rule's decision, answered with and without the rule."""
     k = service.settings.answer.passages
     rows = []
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     print(f"{'set':<11} {'pairs':>5} {'rule agrees':>11} {'with rule':>9} {'without':>7}")
-    for name, t in result["totals"].items():  # type: ignore[attr-defined]
+    for name, t in result["totals"].items():
         print(f"{name:<11} {t['pairs']:>5} {t['rule_agrees']:>11} {t['with_rule']:>9} {t['without_rule']:>7}")
     return 0
 
