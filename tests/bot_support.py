@@ -107,13 +107,18 @@ class Service(DariService):
 
 @pytest.fixture(scope="module")
 def bot_service(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
-                index_encoder: Any) -> Iterator[DariService]:
-    """Seed + Jeju + long Ulleungdo articles, indexed once, behind the real service."""
+                index_encoder: Any, warm_cache: Path) -> Iterator[DariService]:
+    """Seed + Jeju + long Ulleungdo articles, indexed once, behind the real service.
+
+    The seed and Jeju vectors come from the session's warm cache: each bot test module
+    encodes only the Ulleungdo article.
+    """
     base = tmp_path_factory.mktemp("bot")
     corpus = make_corpus(base / "articles")
     (corpus / LONG_NAME).write_text(LONG_ARTICLE, encoding="utf-8")
     settings = settings_for(base, shared_model_dir, corpus,
-                            extra="[discord]\ncooldown_seconds = 60.0\nmax_question_chars = 300\n")
+                            extra="[discord]\ncooldown_seconds = 60.0\nmax_question_chars = 300\n",
+                            warm_cache=warm_cache)
     service = Service(settings, index_encoder)
     service.ensure_index()
     yield service
