@@ -127,8 +127,9 @@ async def _sync_globally(settings: Settings, token: str) -> int:
         async with bot:
             await bot.login(token)  # runs setup_hook: cogs loaded, guild sync done
             synced = await bot.tree.sync()
-            print(f"synced {len(synced)} global commands: "
-                  + ", ".join(f"/{c.name}" for c in synced))
+            names = [f"/{c.name}" if c.type is discord.AppCommandType.chat_input
+                     else f"“{c.name}” (message menu)" for c in synced]
+            print(f"synced {len(synced)} global commands: " + ", ".join(names))
     except discord.LoginFailure as exc:
         print(f"dari sync-commands: Discord refused the token: {exc}", file=sys.stderr)
         return 2
