@@ -230,7 +230,7 @@ async def post_answer(bot: DariBot, interaction: discord.Interaction, row: Logge
     if not isinstance(channel, discord.abc.Messageable):
         raise UserFacingError("error.guild_only")
     # Replace the private message's buttons at once (acknowledges within Discord's 3 s).
-    await interaction.response.edit_message(view=view_for(row, lang))
+    await interaction.response.edit_message(view=view_for(row, lang), allowed_mentions=NO_MENTIONS)
     answer = await asyncio.to_thread(bot.service.ask, row.search_text)
     pages = render_answer(answer, lang)
     header = t("post.header", lang, name=escape(interaction.user.display_name))

@@ -546,3 +546,51 @@ def test_render_message_shows_everything_a_user_sees() -> None:
         "[attachment: a.txt (12 bytes)]",
     ])
     assert render_message({"content": "", "flags": 128}) == "… is thinking"
+
+
+async def test_sharded_identify_gets_only_its_guilds_and_events(
+        discord_emulator: DiscordEmulator) -> None:
+    """A raw gateway client, as Discord's docs describe sharding: IDENTIFY with
+    ``shard: [id, count]`` → READY and GUILD_CREATE of that shard's guilds only, events of
+    other shards' guilds never arrive; an invalid shard pair is closed with 4010."""
+    import aiohttp
+
+    emu = discord_emulator
+    other = emu.add_guild("Other shard", shard=(1, 2))
+    home = emu.add_guild("Home shard", shard=(0, 2))
+    token = emu.state.token
+
+    async def identify(session: aiohttp.ClientSession,
+                       shard: list[int]) -> tuple[aiohttp.ClientWebSocketResponse, list[dict]]:
+        ws = await session.ws_connect(emu.gateway_url + "?v=10&encoding=json")
+        hello = await ws.receive_json(timeout=5)
+        assert hello["op"] == 10
+        await ws.send_json({"op": 2, "d": {"token": token, "intents": 1 | 1 << 9 | 1 << 15, "shard": shard,
+                                            "properties": {}}})
+        events = []
+        while len([e for e in events if e.get("t") == "GUILD_CREATE"]) < 1:
+            msg = await ws.receive(timeout=5)
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                return ws, events + [{"close": ws.close_code}]
+            events.append(msg.json())
+        return ws, events
+
+    async with aiohttp.ClientSession() as session:
+        ws, events = await identify(session, [0, 2])
+        ready = events[0]["d"]
+        assert events[0]["t"] == "READY" and ready["shard"] == [0, 2]
+        listed = {int(g["id"]) for g in ready["guilds"]}
+        assert home in listed and other not in listed
+        assert all((g >> 22) % 2 == 0 for g in listed)
+        user = emu.add_user("raw")
+        await emu.send_message(emu.channel_id("general", other), user, "not for shard 0")
+        await emu.send_message(emu.channel_id("general", home), user, "for shard 0")
+        while True:
+            payload = await ws.receive_json(timeout=5)
+            if payload.get("t") == "MESSAGE_CREATE":
+                break
+        assert payload["d"]["content"] == "for shard 0"  # the other guild's came first, not here
+        await ws.close()
+        bad, events = await identify(session, [2, 2])
+        assert events[-1] == {"close": 4010}
+        await bad.close()
