@@ -276,7 +276,8 @@ async def test_mention_creates_thread_and_follow_up(discord_emulator: DiscordEmu
         assert reply["channel_id"] == thread["id"]
         assert reply["content"] == "answer: what about @everyone?"
         assert reply["mention_everyone"] is False
-        sent = [r for r in emu.requests if r.method == "POST" and r.path == f"/channels/{thread['id']}/messages"]
+        sent = [r for r in emu.requests
+                if r.method == "POST" and r.path == f"/channels/{thread['id']}/messages"]
         assert sent[-1].json["allowed_mentions"] == {"parse": []}
 
         await emu.send_message(int(thread["id"]), user, "and then?")
@@ -300,7 +301,8 @@ async def test_history_reaction_reply_edit_delete(discord_emulator: DiscordEmula
         assert edited["referenced_message"]["content"] == "!tools"
         assert edited["allowed_mentions"]["replied_user"] is False
         await emu.wait_until(lambda: any(k == "delete" for k, _ in emu.message_events), 10, "the delete")
-        assert [m["content"] for m in emu.messages(random)] == ["first", "second", "!tools", edited["content"]]
+        assert [m["content"] for m in emu.messages(random)] == [
+            "first", "second", "!tools", edited["content"]]
         assert emu.messages(random)[2]["reactions"][0]["emoji"]["name"] == "👀"
         assert any(r.path == f"/channels/{random}/typing" and r.status == 204 for r in emu.requests)
 
@@ -450,7 +452,8 @@ async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator
         user = emu.add_user("tom")
         with caplog.at_level(logging.ERROR):
             inter = await emu.invoke_command(user, "pick", {"fruit": "apple"})
-            with pytest.raises(TimeoutError, match="emulator errors:.*callback -> 404 Unknown interaction .callback after"):
+            with pytest.raises(TimeoutError,
+                               match="emulator errors:.*callback -> 404 Unknown interaction .callback after"):
                 await inter.wait_done(timeout=1.5)
         assert inter.errors and not inter.acknowledged
 
