@@ -60,7 +60,7 @@ class DariTree(app_commands.CommandTree):
             log.exception("error handler failed for /%s", _name(interaction))
 
     async def _report(self, interaction: discord.Interaction, error: Exception) -> None:
-        original = getattr(error, "original", error)
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         lang = interaction.extras.get("lang") or interface_language(None, interaction.locale)
         if isinstance(original, UserFacingError):
             text = t(original.key, lang, **original.values)

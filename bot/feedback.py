@@ -168,8 +168,9 @@ class Report:
         writer = csv.writer(buf)
         writer.writerow(["section", "key", "count", "detail"])
         for p in self.periods:
-            for name in ("asked", "answered", "refused", "up", "down"):
-                writer.writerow([f"last_{p.days}_days", name, getattr(p, name), ""])
+            for name, value in (("asked", p.asked), ("answered", p.answered), ("refused", p.refused),
+                                ("up", p.up), ("down", p.down)):
+                writer.writerow([f"last_{p.days}_days", name, value, ""])
         for r in self.refused:
             writer.writerow(["refused", r.question, r.count, ""])
         for d in self.disputed:

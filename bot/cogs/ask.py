@@ -205,7 +205,7 @@ def mention_names(message: discord.Message) -> dict[str, str]:
     for role in message.role_mentions:
         names[f"<@&{role.id}>"] = "@" + role.name
     for channel in message.channel_mentions:
-        names[f"<#{channel.id}>"] = "#" + getattr(channel, "name", "channel")
+        names[f"<#{channel.id}>"] = "#" + channel.name
     return names
 
 
