@@ -332,13 +332,16 @@ class FeedbackStore:
             row = self._conn.execute("SELECT * FROM answers WHERE id = ?", (answer_id,)).fetchone()
         return self._row(row) if row is not None else None
 
-    def thread_questions(self, channel_id: int, limit: int = 2) -> list[LoggedAnswer]:
-        """The latest answers posted in a channel or thread, oldest first."""
+    def thread_context(self, channel_id: int) -> list[LoggedAnswer]:
+        """The first and the latest answer posted in a thread (one if they are the same,
+        none if it has none), oldest first: what a follow-up there is searched with."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT * FROM answers WHERE channel_id = ? ORDER BY id DESC LIMIT ?",
-                (channel_id, limit)).fetchall()
-        return [self._row(r) for r in reversed(rows)]
+                "SELECT * FROM answers WHERE id IN ("
+                "SELECT MIN(id) FROM answers WHERE channel_id = ? UNION "
+                "SELECT MAX(id) FROM answers WHERE channel_id = ?) ORDER BY id",
+                (channel_id, channel_id)).fetchall()
+        return [self._row(r) for r in rows]
 
     def votes(self, answer_id: int) -> tuple[int, int]:
         """(👍, 👎) on an answer."""

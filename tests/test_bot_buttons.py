@@ -262,6 +262,11 @@ async def test_followup_in_thread_searched_with_earlier_question(discord_emulato
         row = bot.feedback.answer(answer_id(reply))
         assert row is not None and row.kind == "message" and row.search_text == alone
         assert row.passages[0].article_id == SEED_ID
+        # A later follow-up leans on the thread's first question and its latest one.
+        await emu.send_message(thread, user, "why?")
+        reply = await emu.wait_for_message(lambda m: m.get("components"), timeout=ANSWER_TIMEOUT)
+        why = bot.feedback.answer(answer_id(reply))
+        assert why is not None and why.search_text == f"{first} {alone} why?"
         assert_no_mentions_anywhere(emu)
 
 

@@ -130,12 +130,14 @@ def test_report_periods_refused_disputed_articles(tmp_path):
     assert any("2× cookie recipe?" in line for line in report.lines())
 
 
-def test_thread_questions_oldest_first(tmp_path):
+def test_thread_context_first_and_latest(tmp_path):
     fb = store(tmp_path, Clock())
-    for q in ("first", "second", "third"):
+    log(fb, "first")
+    assert [r.question for r in fb.thread_context(10)] == ["first"]
+    for q in ("second", "third"):
         log(fb, q)
-    assert [r.question for r in fb.thread_questions(10, 2)] == ["second", "third"]
-    assert fb.thread_questions(11) == []
+    assert [r.question for r in fb.thread_context(10)] == ["first", "third"]
+    assert fb.thread_context(11) == []
 
 
 def test_dari_report_cli_text_and_json(tmp_path, shared_model_dir):

@@ -30,10 +30,6 @@ from embeddings.models import Answer
 
 log = logging.getLogger(__name__)
 
-# Earlier questions of a thread looked at for a follow-up (the first and the latest are used).
-THREAD_HISTORY = 20
-
-
 def quoted(answer: Answer) -> list[Quoted]:
     """The passages an answer quotes, as the question log keeps them."""
     return [Quoted(h.article.id, h.paragraph.id, h.paragraph.language, h.paragraph.position)
@@ -169,8 +165,7 @@ class AskCog(commands.Cog):
         questions, a follow-up that leans on them is searched together with them."""
         if not isinstance(message.channel, discord.Thread):
             return question, "message"
-        earlier = await asyncio.to_thread(self.bot.feedback.thread_questions, message.channel.id,
-                                          THREAD_HISTORY)
+        earlier = await asyncio.to_thread(self.bot.feedback.thread_context, message.channel.id)
         if not earlier or not leans_on_context(question):
             return question, "message"
         return search_text(question, [row.question for row in earlier]), "followup"
