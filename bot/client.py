@@ -1,7 +1,8 @@
 """The Discord client: :class:`DariBot`, its command tree with the one error handler,
 command sync and the optional periodic refresh.
 
-The bot never touches the index itself: everything goes through ``dari.service`` and
+The bot never touches the index itself: everything goes through the service it is given
+(:class:`bot.service.AnswerService`; the application passes ``dari.service.DariService``), and
 every service call runs in a worker thread (``asyncio.to_thread``) to keep the gateway
 heartbeat and other users' commands responsive. Refreshes (/reindex, /add-article, the
 periodic one) are long and CPU-bound, so they run in a separate process
@@ -12,24 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.api_base import use_api_base
 from bot.errors import UserFacingError
+from bot.feedback import FeedbackStore
 from bot.i18n import DariTranslator, interface_language, t
-from settings.config import Settings
 from bot.refresher import FileNote, Progress, RefreshFailed, RefreshProcess
+from bot.service import AnswerService
 from embeddings.lock import RefreshBusy
-
-if TYPE_CHECKING:
-    from dari.service import DariService
+from embeddings.manifest import NoIndex
+from embeddings.refresh import RefreshReport
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.lookup", "bot.cogs.admin")
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.lookup", "bot.cogs.admin", "bot.cogs.buttons",
+              "bot.cogs.report")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -56,7 +60,7 @@ class DariTree(app_commands.CommandTree):
             log.exception("error handler failed for /%s", _name(interaction))
 
     async def _report(self, interaction: discord.Interaction, error: Exception) -> None:
-        original = getattr(error, "original", error)
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
         lang = interaction.extras.get("lang") or interface_language(None, interaction.locale)
         if isinstance(original, UserFacingError):
             text = t(original.key, lang, **original.values)
@@ -79,8 +83,6 @@ class DariTree(app_commands.CommandTree):
 
 
 def _is_index_missing(error: BaseException) -> bool:
-    from embeddings.manifest import NoIndex
-
     return isinstance(error, NoIndex)
 
 
@@ -110,9 +112,14 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
 
 
 class DariBot(commands.Bot):
-    """The Dari bot: answers questions by quoting the corpus, through ``service``."""
+    """The Dari bot: answers questions by quoting the corpus, through ``service``; logs
+    questions and votes in ``feedback``.
 
-    def __init__(self, settings: Settings, service: "DariService", **options: Any) -> None:
+    ``service`` may be None only for a bot that never answers (``dari sync-commands``).
+    """
+
+    def __init__(self, settings: Settings, service: AnswerService | None,
+                 feedback: FeedbackStore | None, **options: Any) -> None:
         super().__init__(
             command_prefix=commands.when_mentioned,  # unused: no text commands (see on_message)
             intents=intents(),
@@ -122,11 +129,10 @@ class DariBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.service = service
+        self._service = service
+        self._feedback = feedback
         if settings.discord.api_base:
             # A Discord-compatible local server (sandbox, tests) instead of discord.com.
-            from bot.api_base import use_api_base
-
             use_api_base(settings.discord.api_base)
         # Guild ids commands were synced to at start (the sandbox adds its guild).
         self.sync_guild_ids: list[int] = list(settings.discord.guild_ids)
@@ -137,8 +143,22 @@ class DariBot(commands.Bot):
         self.periodic_runs = 0
         self.periodic_done = asyncio.Event()
 
+    @property
+    def service(self) -> AnswerService:
+        """The answering service (every command but syncing needs one)."""
+        if self._service is None:
+            raise RuntimeError("this DariBot was built without a service (sync-commands only)")
+        return self._service
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        """The question log and votes."""
+        if self._feedback is None:
+            raise RuntimeError("this DariBot was built without a feedback store (sync-commands only)")
+        return self._feedback
+
     async def refresh_index(self, full: bool = False, progress: Progress | None = None,
-                            on_file: FileNote | None = None) -> Any:
+                            on_file: FileNote | None = None) -> RefreshReport:
         """Refresh the index in a separate process, then serve the new generation.
 
         Returns the ``RefreshReport``; raises ``RefreshBusy``, ``RefreshTimedOut`` or
@@ -158,6 +178,8 @@ class DariBot(commands.Bot):
         if minutes > 0:
             self.periodic_refresh.change_interval(minutes=minutes)
             self.periodic_refresh.start()
+        if self._feedback is not None:
+            self.daily_purge.start()
         self.synced.set()
 
     async def sync_to_guilds(self, guild_ids: list[int]) -> None:
@@ -169,7 +191,7 @@ class DariBot(commands.Bot):
             log.info("synced %d commands to guild %s", len(synced), guild_id)
 
     async def on_ready(self) -> None:
-        log.info("connected as %s (%s) to %d guild(s)", self.user, getattr(self.user, "id", "?"),
+        log.info("connected as %s (%s) to %d guild(s)", self.user, self.user.id if self.user else "?",
                  len(self.guilds))
 
     async def on_message(self, message: discord.Message, /) -> None:
@@ -201,6 +223,19 @@ class DariBot(commands.Bot):
             self.periodic_runs += 1
             self.periodic_done.set()
 
+    @tasks.loop(hours=24)
+    async def daily_purge(self) -> None:
+        """Delete questions and votes past ``[feedback].retention_days`` (also done at start)."""
+        try:
+            await asyncio.to_thread(self.feedback.purge)
+        except Exception:
+            log.exception("feedback purge failed; retrying in a day")
+
+    @daily_purge.before_loop
+    async def _before_purge(self) -> None:
+        # The store purged when it was opened; the next purge is a day later.
+        await asyncio.sleep(24 * 3600)
+
     @periodic_refresh.before_loop
     async def _before_refresh(self) -> None:
         await self.wait_until_ready()
@@ -211,10 +246,31 @@ class DariBot(commands.Bot):
     async def close(self) -> None:
         if self.periodic_refresh.is_running():
             self.periodic_refresh.cancel()
+        if self.daily_purge.is_running():
+            self.daily_purge.cancel()
         # A refresh still running is killed, not waited for: it is crash-safe (the index
         # being served stays as it is) and its encoded vectors are already cached.
         await self.refresher.stop()
         await super().close()
+
+
+class ShardedDariBot(DariBot, commands.AutoShardedBot):
+    """:class:`DariBot` over several gateway shards (``[discord].shard_count``/``shard_ids``).
+
+    Each process runs the shards it is given; Discord sends it only their guilds' events
+    (guild ``(id >> 22) % shard_count``). Everything else is the same bot.
+    """
+
+
+def build_bot(settings: Settings, service: AnswerService | None, feedback: FeedbackStore | None,
+              **options: Any) -> DariBot:
+    """The bot for ``settings``: sharded (AutoShardedBot) when ``[discord].shard_count`` is set."""
+    cfg = settings.discord
+    if cfg.shard_count > 0:
+        shard_ids = list(cfg.shard_ids) or None
+        return ShardedDariBot(settings, service, feedback, shard_count=cfg.shard_count,
+                              shard_ids=shard_ids, **options)
+    return DariBot(settings, service, feedback, **options)
 
 
 def language_of(interaction: discord.Interaction, text: str | None = None) -> str:

@@ -218,7 +218,7 @@ def _group_hits(
     groups: dict[str, tuple[Article, list[tuple[Hit, str, tuple[str, ...]]]]] = {}
     quotes = list(answer.quotes) + [""] * (len(answer.hits) - len(answer.quotes))
     shown: set[str] = set()
-    for i, (hit, quote) in enumerate(zip(answer.hits, quotes)):
+    for i, (hit, quote) in enumerate(zip(answer.hits, quotes, strict=False)):
         if hit.paragraph.id in shown:
             # Already on screen as an earlier hit's counterpart (a translation pair often
             # ranks both sides): quoting it again would repeat the same passage.

@@ -164,6 +164,54 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "This command works only in a server.",
         "ko": "이 명령은 서버에서만 쓸 수 있습니다.",
     },
+    # buttons under answers
+    "button.full": {"en": "Full paragraph", "ko": "문단 전체"},
+    "button.korean_first": {"en": "원문", "ko": "원문"},
+    "button.english_first": {"en": "Translation", "ko": "영어 번역"},
+    "button.more": {"en": "More", "ko": "더 보기"},
+    "button.post": {"en": "Post in channel", "ko": "채널에 올리기"},
+    "button.expired": {
+        "en": "This answer is no longer on record (answers are kept {days} days). Please ask again.",
+        "ko": "이 답변은 더 이상 기록에 없습니다 (답변은 {days}일 보관). 다시 질문해 주세요.",
+    },
+    "button.gone": {
+        "en": "The quoted passage is no longer in the corpus.",
+        "ko": "인용한 문단이 더 이상 말뭉치에 없습니다.",
+    },
+    "more.none": {"en": "No further passages answer this question.",
+                  "ko": "이 질문에 답하는 문단이 더 없습니다."},
+    "more.title": {"en": "More passages for your question", "ko": "질문에 답하는 다른 문단"},
+    "vote.up": {"en": "Thanks — recorded 👍 for this answer.",
+                "ko": "고맙습니다 — 이 답변에 👍를 기록했습니다."},
+    "vote.down": {
+        "en": "Thanks — recorded 👎. Admins see answers marked wrong in /report.",
+        "ko": "고맙습니다 — 👎를 기록했습니다. 관리자는 /report에서 틀렸다고 표시된 답변을 봅니다.",
+    },
+    "vote.withdrawn": {"en": "Your vote on this answer is withdrawn.",
+                       "ko": "이 답변에 대한 투표를 취소했습니다."},
+    "post.done": {"en": "Posted in the channel.", "ko": "채널에 올렸습니다."},
+    "post.header": {"en": "**{name} asked Dari about a message:**",
+                    "ko": "**{name} 님이 메시지에 대해 Dari에게 물었습니다:**"},
+    "context.empty": {
+        "en": "That message has no text to ask about.",
+        "ko": "이 메시지에는 질문할 글이 없습니다.",
+    },
+    # /report
+    "report.title": {"en": "Dari report", "ko": "Dari 보고서"},
+    "report.period": {
+        "en": "Last {days} days: {asked} asked · {answered} answered · {refused} refused"
+              " · 👍 {up} · 👎 {down}",
+        "ko": "최근 {days}일: 질문 {asked} · 답변 {answered} · 답 없음 {refused} · 👍 {up} · 👎 {down}",
+    },
+    "report.refused": {"en": "Most frequent questions without an answer ({days} days)",
+                       "ko": "답하지 못한 질문 빈도순 ({days}일)"},
+    "report.disputed": {"en": "Answers with most 👎 ({days} days)", "ko": "👎가 많은 답변 ({days}일)"},
+    "report.articles": {"en": "Quotes per article ({days} days)", "ko": "기사별 인용 수 ({days}일)"},
+    "report.none": {"en": "(none)", "ko": "(없음)"},
+    "report.attached": {
+        "en": "The full report did not fit in a message: it is attached as CSV.",
+        "ko": "전체 보고서가 메시지에 들어가지 않아 CSV 파일로 첨부했습니다.",
+    },
 }
 
 # Slash-command names, descriptions and parameters: English default, Korean localisation.
@@ -211,6 +259,10 @@ COMMAND_TEXT: dict[str, dict[str, str]] = {
                  "ko": "관리자: .txt 또는 .md 기사 파일을 올리고 색인합니다"},
     "add.file.name": {"en": "file", "ko": "파일"},
     "add.file.desc": {"en": "The article file (.txt or .md)", "ko": "기사 파일 (.txt 또는 .md)"},
+    "report.name": {"en": "report", "ko": "보고서"},
+    "report.desc": {"en": "Admins: questions, refusals and feedback over 7 and 30 days",
+                    "ko": "관리자: 최근 7일·30일의 질문, 답 없음, 피드백"},
+    "askmsg.name": {"en": "Ask Dari", "ko": "Dari에게 묻기"},
 }
 
 

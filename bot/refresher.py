@@ -28,9 +28,9 @@ from collections.abc import Callable
 from typing import Any
 
 from corpus.ingest import IngestReport
-from settings.config import Settings
 from embeddings.lock import RefreshBusy
 from embeddings.refresh import RefreshReport
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ where an explicit value is the only way to be sure the payload carries it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import discord
 
 from bot.format import Page
@@ -21,15 +23,24 @@ async def defer(interaction: discord.Interaction, *, ephemeral: bool) -> None:
 
 
 async def send_pages(
-    interaction: discord.Interaction, pages: list[Page], *, ephemeral: bool = False
+    interaction: discord.Interaction, pages: list[Page], *, ephemeral: bool = False,
+    view: discord.ui.View | None = None, files: list[discord.File] | None = None,
 ) -> None:
-    """Send ``pages`` as followups of a deferred interaction (the first replaces "thinking…")."""
-    for page in pages:
-        kwargs: dict = {"ephemeral": ephemeral, "allowed_mentions": NO_MENTIONS}
+    """Send ``pages`` as followups of a deferred interaction (the first replaces "thinking…").
+
+    ``view`` (buttons) and ``files`` go on the last page, under the whole answer.
+    """
+    for i, page in enumerate(pages):
+        last = i == len(pages) - 1
+        kwargs: dict[str, Any] = {"ephemeral": ephemeral, "allowed_mentions": NO_MENTIONS}
         if page.content:
             kwargs["content"] = page.content
         if page.embeds:
             kwargs["embeds"] = page.embeds
+        if last and view is not None:
+            kwargs["view"] = view
+        if last and files:
+            kwargs["files"] = files
         await interaction.followup.send(**kwargs)
         interaction.extras["replied"] = True
 
@@ -40,11 +51,16 @@ async def edit_text(interaction: discord.Interaction, text: str) -> None:
     interaction.extras["replied"] = True
 
 
-async def send_to_channel(channel: discord.abc.Messageable, pages: list[Page]) -> list[discord.Message]:
-    """Send ``pages`` to a channel or thread, one message each."""
+async def send_to_channel(channel: discord.abc.Messageable, pages: list[Page], *,
+                          view: discord.ui.View | None = None) -> list[discord.Message]:
+    """Send ``pages`` to a channel or thread, one message each; ``view`` under the last."""
     sent = []
-    for page in pages:
-        sent.append(await channel.send(
-            content=page.content, embeds=page.embeds, allowed_mentions=NO_MENTIONS
-        ))
+    for i, page in enumerate(pages):
+        if view is not None and i == len(pages) - 1:
+            message = await channel.send(content=page.content, embeds=page.embeds, view=view,
+                                         allowed_mentions=NO_MENTIONS)
+        else:
+            message = await channel.send(content=page.content, embeds=page.embeds,
+                                         allowed_mentions=NO_MENTIONS)
+        sent.append(message)
     return sent

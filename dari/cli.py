@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "dari.commands.bot",
     "dari.commands.ask_eval",
     "dari.commands.run",
+    "dari.commands.report",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

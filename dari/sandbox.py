@@ -3,7 +3,11 @@
 You are the member "you" (admin) in #general. ``/name args`` runs a slash command the
 bot registered; any other line is a message mentioning the bot (it answers in a thread),
 and later plain lines go to that thread as follow-ups. Each complete reply is printed as
-text. When stdin is not a terminal, lines are read one at a time and the program exits
+text, buttons numbered (``[1 Full paragraph] [2 원문] [3 More] [4 👍] [5 👎]``): ``/click 4``
+clicks one on the latest message that has buttons. ``/say text`` posts a message without
+addressing the bot; ``/ask-message`` is the "Ask Dari" context menu on the latest message
+someone (not the bot) posted here. When stdin is not a terminal, lines are read one at a
+time and the program exits
 at end of input, so it can be scripted::
 
     printf '/ask 한미일 군사협력의 한계는?\\n' | dari sandbox
@@ -12,6 +16,7 @@ at end of input, so it can be scripted::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -23,13 +28,13 @@ from typing import Any, TextIO
 
 import discord
 
-from settings.config import Settings
 from bot.api_base import reset_api_base
-from emulator.driver import DriverError
+from emulator.driver import DriverError, Interaction, custom_ids
 from emulator.harness import settings_for, start_bot, stop_bot
 from emulator.render import LOADING, render_message
 from emulator.server import DiscordEmulator
 from emulator.state import PUBLIC_THREAD, User
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,11 @@ MakeBot = Callable[[Settings], discord.Client]
 TRUE_WORDS = {"true", "yes", "y", "1", "on"}
 FALSE_WORDS = {"false", "no", "n", "0", "off"}
 LOCAL_HELP = ("Sandbox: type a question to ask in #general (the bot answers in a thread; "
-              "following lines go to that thread), /new to start over in #general, "
+              "following lines go to that thread), /click N to click button N under the "
+              "latest answer, /say text to post without asking the bot, /ask-message for "
+              "\"Ask Dari\" on the latest message, /new to start over in #general, "
               "/help for commands, /quit or end of input to leave.")
+CONTEXT_MENU = "Ask Dari"
 
 
 def sandbox_locale() -> str:
@@ -61,6 +69,9 @@ class Sandbox:
         self.thread_id: int | None = None
         self.printed: dict[str, str] = {}  # message id -> text as last printed
         self.shown_cursor = emu.cursor()
+        # The latest printed message with buttons, and its buttons' custom ids (/click N).
+        self.buttons_on: dict[str, Any] | None = None
+        self.buttons: list[str] = []
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
@@ -173,28 +184,36 @@ class Sandbox:
         except TimeoutError:
             return False
         while True:
-            count = len(self.emu.message_events)
             try:
-                await self.emu.wait_until(lambda: len(self.emu.message_events) != count,
-                                          self.quiet, "")
+                await self._wait_for_event(len(self.emu.message_events))
             except TimeoutError:
                 if not any(m["flags"] & LOADING for m in self._bot_messages_since(cursor)):
                     return True
             if loop.time() > deadline:
                 return False
 
+    async def _wait_for_event(self, count: int) -> None:
+        """Until a message event past ``count`` (raises TimeoutError after ``quiet`` s)."""
+        await self.emu.wait_until(lambda: len(self.emu.message_events) != count, self.quiet, "")
+
     def show(self, cursor: int) -> None:
         """Print bot messages changed since ``cursor`` (final state; each version once)."""
         for message in self._bot_messages_since(cursor):
             channel = self.emu.state.channels.get(int(message["channel_id"]), {})
             thread = channel.get("name") if channel.get("type") == PUBLIC_THREAD else None
-            text = render_message(message, thread_name=thread, author=True)
+            ids = custom_ids(message.get("components") or [])
+            numbers = {cid: i for i, cid in enumerate(ids, 1)}
+            text = render_message(message, thread_name=thread, author=True, numbers=numbers)
             before = self.printed.get(message["id"])
             if before == text:
                 continue
+            self.printed[message["id"]] = text
             if before is not None:
                 text = "(edited) " + text
-            self.printed[message["id"]] = render_message(message, thread_name=thread, author=True)
+            if ids:
+                self.buttons_on, self.buttons = message, ids
+            elif self.buttons_on is not None and self.buttons_on["id"] == message["id"]:
+                self.buttons_on, self.buttons = None, []
             self.say(text)
             self.say("")
         self.shown_cursor = self.emu.cursor()
@@ -253,6 +272,45 @@ class Sandbox:
             return
         self.show(cursor)
 
+    async def click(self, arg: str) -> None:
+        """``/click N``: click button N of the latest message with buttons."""
+        if self.buttons_on is None or not self.buttons:
+            raise DriverError("no message with buttons yet; ask a question first")
+        if not arg.strip().isdigit() or not 1 <= int(arg) <= len(self.buttons):
+            raise DriverError(f"/click takes a button number from 1 to {len(self.buttons)}")
+        cursor = self.emu.cursor()
+        inter = await self.emu.click(self.user, self.buttons_on, self.buttons[int(arg) - 1])
+        await self._finish(inter, cursor)
+
+    async def say_plain(self, text: str) -> None:
+        """``/say text``: post in the current place without addressing the bot."""
+        if not text.strip():
+            raise DriverError("/say needs some text")
+        channel = self.thread_id or self.general
+        await self.emu.send_message(channel, self.user, text)
+        self.say(f"(posted in {'the thread' if self.thread_id else '#general'}; "
+                 "/ask-message asks Dari about it)")
+
+    async def ask_message(self) -> None:
+        """``/ask-message``: "Ask Dari" on the latest message a person posted here."""
+        channel = self.thread_id or self.general
+        bot_id = str(self.emu.state.bot.id)
+        people = [m for m in self.emu.messages(channel) if m["author"]["id"] != bot_id]
+        if not people:
+            raise DriverError("no message here to ask about; post one with /say first")
+        cursor = self.emu.cursor()
+        inter = await self.emu.invoke_message_command(self.user, CONTEXT_MENU, people[-1])
+        await self._finish(inter, cursor)
+
+    async def _finish(self, inter: Interaction, cursor: int) -> None:
+        try:
+            await inter.wait_done(timeout=self.reply_timeout, quiet=self.quiet)
+        except TimeoutError as exc:
+            self.show(cursor)
+            self.say(f"(no complete reply: {exc})")
+            return
+        self.show(cursor)
+
     async def run_message(self, text: str) -> None:
         cursor = self.emu.cursor()
         if self.thread_id is None:
@@ -283,8 +341,15 @@ class Sandbox:
             self.thread_id = None
             self.say("(back in #general)")
             return True
+        word, _, rest = line.partition(" ")
         try:
-            if line.startswith("/"):
+            if word == "/click":
+                await self.click(rest)
+            elif word == "/say":
+                await self.say_plain(rest)
+            elif word == "/ask-message":
+                await self.ask_message()
+            elif line.startswith("/"):
                 await self.run_command(line)
             else:
                 await self.run_message(line)
@@ -394,10 +459,8 @@ def _load_history(path: Path) -> None:
         import readline
     except ImportError:  # pragma: no cover - not on every platform
         return
-    try:
+    with contextlib.suppress(OSError):  # first session, or unreadable: start empty
         readline.read_history_file(path)
-    except OSError:
-        pass  # first session, or unreadable: start empty
     readline.set_history_length(1000)
 
 

@@ -254,3 +254,9 @@ class DariService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def ask_more(self, question: str, skip: int) -> Answer:
+        """The next passages for ``question``: those after the first ``skip`` (the bot's
+        "More passages" button), shaped like :meth:`ask`."""
+        answer, _hits = answer_question(self._reload_if_changed(), question, skip=skip)
+        return answer

@@ -240,17 +240,18 @@ def render_text(answer: Answer) -> str:
 
 
 def answer_question(retriever: Retriever, question: str, *, language: str | None = None,
-                    trace: SearchTrace | None = None) -> tuple[Answer, list[Hit]]:
+                    trace: SearchTrace | None = None, skip: int = 0) -> tuple[Answer, list[Hit]]:
     """Search and shape the answer: the one path from a question to what users see, which
     the bot and the CLI (through the service) and `dari eval` all take.
 
     One query encoding serves the search and the sentence trimming. Returns the answer and
-    the ranked hits it quotes from (``[answer.passages]`` of them at most).
+    the ranked hits it quotes from (``[answer.passages]`` of them at most); ``skip`` passes
+    over the first hits (the next passages for the same question).
     """
     cfg = retriever.settings.answer
     query_vector = retriever.encode_query(question) if question.strip() else None
-    hits = retriever.search(question, k=cfg.passages, language=language,
-                            query_vector=query_vector, trace=trace)[:cfg.passages]
+    hits = retriever.search(question, k=skip + cfg.passages, language=language,
+                            query_vector=query_vector, trace=trace)[skip:skip + cfg.passages]
     answer = build_answer(question, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
                           query_vector=query_vector, encoder=retriever.encoder, sentences=retriever)
     return answer, hits

@@ -10,19 +10,19 @@ by a timeout and wakes on state changes, never on fixed sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from emulator.base import EmulatorBase
 from emulator.state import EPHEMERAL, LOADING, PUBLIC_THREAD, Role, User
 
-if TYPE_CHECKING:  # pragma: no cover
-    from emulator.server import DiscordEmulator
-
 Files = Mapping[str, tuple[str, bytes]] | None
+OptionWrapper = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
 OPTION_TYPES = {1: "subcommand", 2: "subcommand group", 3: "string", 4: "integer", 5: "boolean",
                 6: "user", 7: "channel", 8: "role", 9: "mentionable", 10: "number", 11: "attachment"}
@@ -47,8 +47,8 @@ class ResponseEvent:
 class Interaction:
     """An interaction the driver created and everything the bot answered to it."""
 
-    def __init__(self, emu: "DiscordEmulator", *, type: int, user: User, channel_id: int,
-                 name: str | None, payload_builder: Callable[["Interaction"], dict[str, Any]]) -> None:
+    def __init__(self, emu: DriverMixin, *, type: int, user: User, channel_id: int,
+                 name: str | None, payload_builder: Callable[[Interaction], dict[str, Any]]) -> None:
         self.emu = emu
         self.id = emu.state.ids.next()
         self.token = "itk_" + secrets.token_urlsafe(24)
@@ -147,7 +147,7 @@ class Interaction:
         if cb is None:
             return False
         if cb in (5, 6):
-            first = self.responses.index(self.callback)  # type: ignore[arg-type]
+            first = next(i for i, e in enumerate(self.responses) if e.kind == "callback")
             return any(e.kind in ("edit", "followup", "delete") for e in self.responses[first + 1:])
         return True
 
@@ -156,14 +156,15 @@ class Interaction:
         errs = f"; emulator errors: {self.errors}" if self.errors else ""
         return f"/{self.name or self.type} by {self.user.name}: saw [{seen or 'nothing'}]{errs}"
 
-    async def wait_done(self, timeout: float = 15.0, quiet: float = 0.5) -> "Interaction":
+    async def wait_done(self, timeout: float = 15.0, quiet: float = 0.5) -> Interaction:
         """Wait until the answer is complete and nothing changed for ``quiet`` seconds.
 
         Raises ``TimeoutError`` naming what was received if that does not happen in ``timeout``.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        await self.emu.wait_until(self.is_complete, timeout, lambda: f"a complete answer to {self._describe()}")
+        await self.emu.wait_until(self.is_complete, timeout,
+                                  lambda: f"a complete answer to {self._describe()}")
         while True:
             last = self.responses[-1].at if self.responses else self.created
             idle = time.monotonic() - last
@@ -172,21 +173,21 @@ class Interaction:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return self  # still being edited at the deadline: return what there is
-            count = len(self.responses)
-            try:
-                await self.emu.wait_until(lambda: len(self.responses) != count,
-                                          min(quiet - idle, remaining), "")
-            except TimeoutError:
-                pass
+            await self._wait_for_change(len(self.responses), min(quiet - idle, remaining))
 
-    async def wait_for(self, predicate: Callable[["Interaction"], Any], timeout: float = 15.0,
+    async def _wait_for_change(self, count: int, timeout: float) -> None:
+        """Until the bot responds again (more than ``count`` responses), at most ``timeout``."""
+        with contextlib.suppress(TimeoutError):
+            await self.emu.wait_until(lambda: len(self.responses) != count, timeout, "")
+
+    async def wait_for(self, predicate: Callable[[Interaction], Any], timeout: float = 15.0,
                        what: str = "a condition") -> Any:
         """Wait until ``predicate(self)`` is truthy (e.g. an edit showing progress)."""
         return await self.emu.wait_until(lambda: predicate(self), timeout,
                                          lambda: f"{what} on {self._describe()}")
 
 
-class DriverMixin:
+class DriverMixin(EmulatorBase):
     """User-side actions and waits; mixed into the emulator."""
 
     def __init__(self) -> None:
@@ -196,7 +197,7 @@ class DriverMixin:
         # next user action so the bot's cache knows them (add_user/add_role are not async).
         self._pending_events: list[tuple[str, dict[str, Any]]] = []
 
-    async def flush(self: "DiscordEmulator") -> None:
+    async def flush(self) -> None:
         """Send pending GUILD_ROLE_CREATE / GUILD_MEMBER_ADD events (driver actions do this)."""
         while self._pending_events:
             event, data = self._pending_events.pop(0)
@@ -204,16 +205,25 @@ class DriverMixin:
 
     # -- people and places ------------------------------------------------------------------
 
-    def add_user(self: "DiscordEmulator", name: str, *, admin: bool = False, locale: str = "en-US",
+    def add_user(self, name: str, *, admin: bool = False, locale: str = "en-US",
                  roles: list[int] | None = None) -> User:
         """A guild member; ``admin`` gives the Admin role (Manage Guild permission)."""
         user = self.state.add_user(name, admin=admin, locale=locale, roles=roles)
         if self.gateway.sessions:
-            self._pending_events.append(("GUILD_MEMBER_ADD", self.state.member_payload(user)
-                                         | {"guild_id": str(self.state.guild_id)}))
+            for gid in self.state.guild_names:  # members are in every guild
+                self._pending_events.append(("GUILD_MEMBER_ADD", self.state.member_payload(user)
+                                             | {"guild_id": str(gid)}))
         return user
 
-    def add_role(self: "DiscordEmulator", name: str, permissions: int = 0) -> Role:
+    def add_guild(self, name: str, *,
+                  shard: tuple[int, int] | None = None) -> int:
+        """A further guild (with #general) before the bot connects; ``shard=(id, count)``
+        gives it an id Discord routes to that shard. Returns the guild id."""
+        if self.gateway.sessions:
+            raise DriverError("add guilds before the bot connects (no GUILD_CREATE is sent later)")
+        return self.state.add_guild(name, shard=shard)
+
+    def add_role(self, name: str, permissions: int = 0) -> Role:
         """A role with the given permission bits (0: none), e.g. for configured admin role ids."""
         role = self.state.add_role(name, permissions)
         if self.gateway.sessions:
@@ -222,52 +232,64 @@ class DriverMixin:
         return role
 
     @property
-    def bot_user(self: "DiscordEmulator") -> User:
+    def bot_user(self) -> User:
         return self.state.bot
 
     @property
-    def guild_id(self: "DiscordEmulator") -> int:
+    def guild_id(self) -> int:
         return self.state.guild_id
 
     @property
-    def admin_role_id(self: "DiscordEmulator") -> int:
+    def admin_role_id(self) -> int:
         return self.state.admin_role.id
 
-    def channel_id(self: "DiscordEmulator", name: str = "general") -> int:
-        """Id of a text channel by name (#general, #questions, #random exist)."""
-        return self.state.channel_by_name(name)
+    def channel_id(self, name: str = "general", guild_id: int | None = None) -> int:
+        """Id of a text channel by name (#general, #questions, #random exist in the first guild)."""
+        return self.state.channel_by_name(name, guild_id)
 
     @property
-    def threads(self: "DiscordEmulator") -> list[dict[str, Any]]:
+    def threads(self) -> list[dict[str, Any]]:
         """Every thread (channel type 11) created so far, in creation order."""
         return [c for c in self.state.channels.values() if c["type"] == PUBLIC_THREAD]
 
-    def messages(self: "DiscordEmulator", channel_id: int) -> list[dict[str, Any]]:
+    def messages(self, channel_id: int) -> list[dict[str, Any]]:
         """Messages in a channel or thread, oldest first (ephemeral ones are not in channels)."""
         return list(self.state.messages.get(channel_id, []))
 
-    def registered_commands(self: "DiscordEmulator") -> list[dict[str, Any]]:
-        """Guild commands then global ones, as the bot synced them."""
-        return list(self.state.commands.get(self.state.guild_id, [])) + list(self.state.commands.get(None, []))
+    def registered_commands(self, guild_id: int | None = None) -> list[dict[str, Any]]:
+        """A guild's commands (the first guild's by default) then global ones, as synced."""
+        gid = guild_id or self.state.guild_id
+        return list(self.state.commands.get(gid, [])) + list(self.state.commands.get(None, []))
 
-    def command(self: "DiscordEmulator", name: str) -> dict[str, Any]:
-        for cmd in self.registered_commands():
+    def command(self, name: str, guild_id: int | None = None) -> dict[str, Any]:
+        for cmd in self.registered_commands(guild_id):
             if cmd["name"] == name and cmd.get("type", 1) == 1:
                 return cmd
-        have = sorted(c["name"] for c in self.registered_commands())
+        have = sorted(c["name"] for c in self.registered_commands(guild_id))
         raise DriverError(f"the bot has not registered a slash command /{name} (registered: {have})")
 
-    def cursor(self: "DiscordEmulator") -> int:
+    def context_command(self, name: str, kind: int = 3,
+                        guild_id: int | None = None) -> dict[str, Any]:
+        """A registered context-menu command (``kind`` 3: message, 2: user) by its name or
+        one of its localised names."""
+        for cmd in self.registered_commands(guild_id):
+            names = {cmd["name"], *(cmd.get("name_localizations") or {}).values()}
+            if cmd.get("type", 1) == kind and name in names:
+                return cmd
+        have = sorted(c["name"] for c in self.registered_commands(guild_id) if c.get("type", 1) == kind)
+        raise DriverError(f"the bot has not registered a context menu {name!r} (registered: {have})")
+
+    def cursor(self) -> int:
         """Position in the bot-message log; pass as ``after=`` to wait for newer messages."""
         return len(self.message_events)
 
     # -- waiting --------------------------------------------------------------------------
 
-    def _log_message(self: "DiscordEmulator", kind: str, message: dict[str, Any]) -> None:
+    def _log_message(self, kind: str, message: dict[str, Any]) -> None:
         self.message_events.append((kind, copy.deepcopy(message)))
         self._notify()
 
-    async def wait_until(self: "DiscordEmulator", predicate: Callable[[], Any], timeout: float,
+    async def wait_until(self, predicate: Callable[[], Any], timeout: float,
                          what: str | Callable[[], str] = "a condition") -> Any:
         """Return ``predicate()`` once truthy; re-checked whenever emulator state changes."""
         loop = asyncio.get_running_loop()
@@ -281,12 +303,10 @@ class DriverMixin:
                 described = what() if callable(what) else what
                 raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {described}")
             changed = self._changed
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), remaining)
-            except (TimeoutError, asyncio.TimeoutError):
-                pass
 
-    async def wait_for_message(self: "DiscordEmulator",
+    async def wait_for_message(self,
                                predicate: Callable[[dict[str, Any]], Any] | None = None,
                                timeout: float = 15.0, *, after: int | None = None,
                                channel_id: int | None = None) -> dict[str, Any]:
@@ -314,7 +334,7 @@ class DriverMixin:
 
     # -- actions --------------------------------------------------------------------------
 
-    async def send_message(self: "DiscordEmulator", channel_id: int, user: User, content: str, *,
+    async def send_message(self, channel_id: int, user: User, content: str, *,
                            mentions_bot: bool = False,
                            attachments: list[tuple[str, bytes]] | None = None) -> dict[str, Any]:
         """``user`` posts ``content`` in a channel or thread (MESSAGE_CREATE to the bot)."""
@@ -330,7 +350,7 @@ class DriverMixin:
         return message
 
     def _resolve_subcommand(self, cmd: dict[str, Any], subcommand: str | None
-                            ) -> tuple[list[dict[str, Any]], Callable[[list[dict[str, Any]]], list[dict[str, Any]]]]:
+                            ) -> tuple[list[dict[str, Any]], OptionWrapper]:
         """Option schema of the (sub)command and a function wrapping values into the tree."""
         schema = cmd.get("options") or []
         if not subcommand:
@@ -352,7 +372,7 @@ class DriverMixin:
 
         return schema, wrap
 
-    def _option_value(self: "DiscordEmulator", cmd: str, opt: dict[str, Any], value: Any,
+    def _option_value(self, cmd: str, opt: dict[str, Any], value: Any,
                       channel_id: int, resolved: dict[str, dict[str, Any]]) -> Any:
         kind, name = opt["type"], opt["name"]
         what = f"/{cmd} option {name!r} ({OPTION_TYPES.get(kind, kind)})"
@@ -390,9 +410,10 @@ class DriverMixin:
             } | {"permissions": str((1 << 53) - 1)}
             return str(cid)
         elif kind == 11:
-            if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], (bytes, bytearray))):
+            if not (isinstance(value, tuple) and len(value) == 2
+                    and isinstance(value[1], (bytes, bytearray))):
                 raise DriverError(f"{what} needs (filename, bytes), got {type(value).__name__}")
-            att = self.state.add_attachment(channel_id, value[0], value[1])
+            att = self.state.add_attachment(channel_id, value[0], bytes(value[1]))
             resolved.setdefault("attachments", {})[str(att.id)] = att.payload()
             return str(att.id)
         else:
@@ -408,7 +429,7 @@ class DriverMixin:
                 raise DriverError(f"{what}: {value} is above max_value {opt['max_value']}")
         return value
 
-    def _build_options(self: "DiscordEmulator", cmd: dict[str, Any], options: Mapping[str, Any],
+    def _build_options(self, cmd: dict[str, Any], options: Mapping[str, Any],
                        channel_id: int, subcommand: str | None, *, focused: str | None = None,
                        partial: str = "") -> tuple[list[dict[str, Any]], dict[str, Any]]:
         schema, wrap = self._resolve_subcommand(cmd, subcommand)
@@ -436,18 +457,19 @@ class DriverMixin:
                 raise DriverError(f"/{cmd['name']}: missing required option(s) {missing}")
         return wrap(out), resolved
 
-    def _interaction_payload(self: "DiscordEmulator", inter: Interaction, data: dict[str, Any],
+    def _interaction_payload(self, inter: Interaction, data: dict[str, Any],
                              locale: str, message: dict[str, Any] | None = None) -> dict[str, Any]:
         state = self.state
         channel = state.channels[inter.channel_id]
+        gid = state.guild_of(inter.channel_id)
         payload = {
             "id": str(inter.id),
             "application_id": str(state.application_id),
             "type": inter.type,
             "token": inter.token,
             "version": 1,
-            "guild_id": str(state.guild_id),
-            "guild": {"id": str(state.guild_id), "locale": "en-US", "features": []},
+            "guild_id": str(gid),
+            "guild": {"id": str(gid), "locale": "en-US", "features": []},
             "channel_id": str(inter.channel_id),
             "channel": copy.deepcopy(channel),
             "member": state.member_payload(inter.user, with_permissions=True),
@@ -456,7 +478,7 @@ class DriverMixin:
             "data": data,
             "app_permissions": str(state.permissions_of(state.bot)),
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(state.guild_id)},
+            "authorizing_integration_owners": {"0": str(gid)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -464,14 +486,14 @@ class DriverMixin:
             payload["message"] = copy.deepcopy(message)
         return payload
 
-    async def _start_interaction(self: "DiscordEmulator", inter: Interaction) -> Interaction:
+    async def _start_interaction(self, inter: Interaction) -> Interaction:
         await self.flush()
         self.interactions[inter.id] = inter
         inter.created = time.monotonic()
         await self.gateway.dispatch("INTERACTION_CREATE", copy.deepcopy(inter.payload))
         return inter
 
-    async def invoke_command(self: "DiscordEmulator", user: User, name: str,
+    async def invoke_command(self, user: User, name: str,
                              options: Mapping[str, Any] | None = None, *, channel_id: int | None = None,
                              locale: str | None = None, subcommand: str | None = None,
                              attachments: Files = None) -> Interaction:
@@ -483,7 +505,7 @@ class DriverMixin:
         cid = channel_id if channel_id is not None else self.channel_id("general")
         if cid not in self.state.channels:
             raise DriverError(f"unknown channel id {cid}")
-        cmd = self.command(name)
+        cmd = self.command(name, self.state.guild_of(cid))
         values = dict(options or {})
         values.update(attachments or {})
         self._action_cursor = self.cursor()
@@ -500,7 +522,7 @@ class DriverMixin:
         inter = Interaction(self, type=2, user=user, channel_id=cid, name=name, payload_builder=build)
         return await self._start_interaction(inter)
 
-    async def autocomplete(self: "DiscordEmulator", user: User, name: str, option: str, partial: str, *,
+    async def autocomplete(self, user: User, name: str, option: str, partial: str, *,
                            other_options: Mapping[str, Any] | None = None, channel_id: int | None = None,
                            locale: str | None = None, subcommand: str | None = None,
                            timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -527,13 +549,49 @@ class DriverMixin:
             raise DriverError(f"autocomplete for /{name} answered with callback type {inter.callback_type}")
         return inter.choices
 
-    async def click(self: "DiscordEmulator", user: User, message: dict[str, Any], custom_id: str, *,
-                    component_type: int = 2, values: list[str] | None = None,
-                    locale: str | None = None) -> Interaction:
-        """``user`` clicks a button (or picks ``values`` in a select) on a bot message."""
+    async def invoke_message_command(self, user: User, name: str,
+                                     message: dict[str, Any], *,
+                                     locale: str | None = None) -> Interaction:
+        """``user`` right-clicks ``message`` and picks the bot's context menu ``name`` (an
+        application command of type 3; INTERACTION_CREATE type 2 with ``target_id`` and the
+        message in ``resolved.messages``). Returns at once; await ``wait_done()``."""
         stored = self.state.find_message(int(message["id"]))
         if stored is None:
             raise DriverError(f"message {message['id']} is not in any channel")
+        cid = int(stored["channel_id"])
+        cmd = self.context_command(name, 3, self.state.guild_of(cid))
+        self._action_cursor = self.cursor()
+
+        def build(inter: Interaction) -> dict[str, Any]:
+            data: dict[str, Any] = {"id": cmd["id"], "name": cmd["name"], "type": 3,
+                                    "target_id": stored["id"],
+                                    "resolved": {"messages": {stored["id"]: copy.deepcopy(stored)}}}
+            if "guild_id" in cmd:
+                data["guild_id"] = cmd["guild_id"]
+            return self._interaction_payload(inter, data, locale or user.locale)
+
+        inter = Interaction(self, type=2, user=user, channel_id=cid, name=cmd["name"], payload_builder=build)
+        return await self._start_interaction(inter)
+
+    def _visible_message(self, message_id: int) -> dict[str, Any] | None:
+        """A channel message, or an ephemeral one (only its interaction knows it)."""
+        stored = self.state.find_message(message_id)
+        if stored is not None:
+            return stored
+        for inter in self.interactions.values():
+            for candidate in inter.visible_messages:
+                if int(candidate["id"]) == message_id:
+                    return candidate
+        return None
+
+    async def click(self, user: User, message: dict[str, Any], custom_id: str, *,
+                    component_type: int = 2, values: list[str] | None = None,
+                    locale: str | None = None) -> Interaction:
+        """``user`` clicks a button (or picks ``values`` in a select) on a bot message,
+        in a channel or an ephemeral one."""
+        stored = self._visible_message(int(message["id"]))
+        if stored is None:
+            raise DriverError(f"message {message['id']} is not in any channel or interaction")
         ids = _custom_ids(stored.get("components") or [])
         if custom_id not in ids:
             raise DriverError(f"message {message['id']} has no component {custom_id!r} (has {ids})")
@@ -547,6 +605,11 @@ class DriverMixin:
                                 i, data, locale or user.locale, stored))
         inter.target_message = stored
         return await self._start_interaction(inter)
+
+
+def custom_ids(components: list[dict[str, Any]]) -> list[str]:
+    """Every component ``custom_id`` in a message's component rows, in order."""
+    return _custom_ids(components)
 
 
 def _custom_ids(components: list[dict[str, Any]]) -> list[str]:

@@ -1,5 +1,9 @@
 """The Discord gateway over WebSocket: HELLO, IDENTIFY/READY, heartbeats, dispatches, RESUME.
 
+Sharding as Discord does it: an IDENTIFY may carry ``shard: [shard_id, shard_count]``; that
+session then gets READY and GUILD_CREATE for, and every event of, only the guilds with
+``(guild_id >> 22) % shard_count == shard_id``. Events without a guild (DMs) go to shard 0.
+
 A *session* outlives its WebSocket connection: every dispatch gets the session's next
 sequence number and is kept, so a client that reconnects with RESUME receives exactly
 the events it missed, in order, followed by RESUMED — the behaviour discord.py relies on.
@@ -72,6 +76,16 @@ class Session:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     resumes: int = 0
     replayed: int = 0
+    shard: tuple[int, int] | None = None  # (shard_id, shard_count) from IDENTIFY
+
+    def serves(self, guild_id: int | None) -> bool:
+        """Whether this session receives events of ``guild_id`` (None: no guild, e.g. a DM)."""
+        if self.shard is None:
+            return True
+        shard_id, count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return (guild_id >> 22) % count == shard_id
 
     def wants(self, event: str, data: dict[str, Any], bot_id: int) -> dict[str, Any] | None:
         """The payload this session should get for ``event`` (None: filtered by intents)."""
@@ -96,7 +110,7 @@ class Session:
 class Gateway:
     """Gateway endpoint and session registry of one emulator."""
 
-    def __init__(self, emulator: "DiscordEmulator") -> None:
+    def __init__(self, emulator: DiscordEmulator) -> None:
         self.emu = emulator
         self.sessions: dict[str, Session] = {}
         self.sockets: set[web.WebSocketResponse] = set()
@@ -123,9 +137,12 @@ class Gateway:
     # -- dispatch -----------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send ``event`` to every session (buffered for resume when disconnected)."""
+        """Send ``event`` to every session serving its guild (buffered for resume when
+        disconnected)."""
+        guild = _guild_of(event, data)
         for session in list(self.sessions.values()):
-            await self._dispatch_to(session, event, data)
+            if session.serves(guild):
+                await self._dispatch_to(session, event, data)
 
     async def _dispatch_to(self, session: Session, event: str, data: dict[str, Any]) -> None:
         payload_data = session.wants(event, data, self.emu.state.bot.id)
@@ -248,15 +265,26 @@ class Gateway:
             log.error("gateway: IDENTIFY with a wrong token")
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return None
+        try:
+            shard = _shard(data.get("shard"))
+        except ValueError:
+            log.error("gateway: IDENTIFY with an invalid shard %r", data.get("shard"))
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return None
         self.identifies += 1
         state = self.emu.state
-        session = Session(id=secrets.token_hex(16), intents=int(data.get("intents") or 0))
+        session = Session(id=secrets.token_hex(16), intents=int(data.get("intents") or 0),
+                          shard=shard)
         session.conn = conn
-        self.sessions = {session.id: session}  # one bot, one session: a new IDENTIFY replaces it
+        # One session per shard: a new IDENTIFY for a shard replaces that shard's session.
+        self.sessions = {sid: s for sid, s in self.sessions.items()
+                         if s.shard is not None and shard and s.shard[0] != shard[0]}
+        self.sessions[session.id] = session
+        guilds = [gid for gid in state.guild_names if session.serves(gid)]
         ready = {
             "v": 10,
             "user": state.bot.payload() | {"verified": True, "mfa_enabled": False, "flags": 0},
-            "guilds": [{"id": str(state.guild_id), "unavailable": True}],
+            "guilds": [{"id": str(gid), "unavailable": True} for gid in guilds],
             "session_id": session.id,
             "resume_gateway_url": self.emu.gateway_url,
             "application": {"id": str(state.application_id), "flags": 0},
@@ -266,8 +294,11 @@ class Gateway:
             "geo_ordered_rtc_regions": [],
             "user_settings": {},
         }
+        if shard:
+            ready["shard"] = list(shard)
         await self._dispatch_to(session, "READY", ready)
-        await self._dispatch_to(session, "GUILD_CREATE", state.guild_payload())
+        for gid in guilds:
+            await self._dispatch_to(session, "GUILD_CREATE", state.guild_payload(gid))
         self.emu._on_gateway_ready()
         return session
 
@@ -297,7 +328,7 @@ class Gateway:
         state = self.emu.state
         members = [state.member_payload(u) for u in state.users.values()]
         chunk = {
-            "guild_id": str(state.guild_id),
+            "guild_id": str(data.get("guild_id") or state.guild_id),
             "members": members,
             "chunk_index": 0,
             "chunk_count": 1,
@@ -306,3 +337,28 @@ class Gateway:
         if data.get("nonce") is not None:
             chunk["nonce"] = data["nonce"]
         await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
+
+
+def _shard(value: Any) -> tuple[int, int] | None:
+    """``[shard_id, shard_count]`` from IDENTIFY: the pair, or None if absent.
+
+    Raises ``ValueError`` for anything else (Discord closes with 4010 "Invalid shard").
+    """
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise ValueError(f"invalid shard {value!r}")
+    shard_id, count = value
+    if count < 1 or not 0 <= shard_id < count:
+        raise ValueError(f"invalid shard {value!r}")
+    return (shard_id, count)
+
+
+def _guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to (for shard routing)."""
+    if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        raw = data.get("id")
+    else:
+        raw = data.get("guild_id")
+    return int(raw) if raw is not None else None

@@ -15,9 +15,9 @@ from typing import Any
 
 import discord
 
-from settings.config import Settings
 from bot.api_base import use_api_base
 from emulator.server import DiscordEmulator
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,8 @@ async def stop_bot(bot: discord.Client, task: asyncio.Task[Any], timeout: float 
     """Close the bot and wait for its task; an exception it died with is re-raised."""
     if not bot.is_closed():
         await asyncio.wait_for(bot.close(), timeout)
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout)
-    except asyncio.CancelledError:
-        pass
 
 
 @contextlib.asynccontextmanager

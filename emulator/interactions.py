@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from emulator import limits
 from emulator.api import ApiError, invalid_form, json_response
+from emulator.base import EmulatorBase
 from emulator.driver import Interaction
 from emulator.state import EPHEMERAL, LOADING
 
-if TYPE_CHECKING:  # pragma: no cover
-    from emulator.state import State
 
-
-class InteractionRoutes:
+class InteractionRoutes(EmulatorBase):
     """Interaction callback and webhook routes; mixed into the emulator."""
 
-    state: "State"
-    interactions: dict[int, Interaction]
-    interaction_ack_seconds: float
 
     def _interaction_for_path(self, path: str) -> Interaction | None:
         parts = path.split("/")
@@ -106,7 +101,7 @@ class InteractionRoutes:
     def _interaction_message(self, inter: Interaction, body: dict[str, Any],
                              files: list[tuple[str, bytes]]) -> dict[str, Any]:
         meta = {"id": str(inter.id), "type": inter.type, "user": inter.user.payload(),
-                "authorizing_integration_owners": {"0": str(self.state.guild_id)}}
+                "authorizing_integration_owners": {"0": str(self.state.guild_of(inter.channel_id))}}
         if inter.name:
             meta["name"] = inter.name
         return self.state.message_payload(

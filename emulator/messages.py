@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import copy
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from emulator import limits
 from emulator.api import ApiError, invalid_form, json_response
+from emulator.base import EmulatorBase
 from emulator.state import EPHEMERAL, PUBLIC_THREAD, Attachment, apply_edit
-
-if TYPE_CHECKING:  # pragma: no cover
-    from emulator.gateway import Gateway
-    from emulator.state import State
 
 HAS_THREAD = 1 << 5
 
 
-class MessageRoutes:
+class MessageRoutes(EmulatorBase):
     """Channel, message and thread routes; mixed into :class:`emulator.server.DiscordEmulator`."""
 
-    state: "State"
-    gateway: "Gateway"
 
     def _channel(self, request: web.Request) -> int:
         try:
@@ -101,9 +96,9 @@ class MessageRoutes:
         if not isinstance(body, dict):
             raise invalid_form(["body must be an object"])
         ref = body.get("message_reference")
-        if ref and ref.get("fail_if_not_exists", True):
-            if self.state.find_message(int(ref["message_id"])) is None:
-                raise invalid_form(["message_reference: Unknown message"])
+        if (ref and ref.get("fail_if_not_exists", True)
+                and self.state.find_message(int(ref["message_id"])) is None):
+            raise invalid_form(["message_reference: Unknown message"])
         message = await self._create_bot_message(cid, body, files)
         return json_response(message)
 
@@ -113,7 +108,9 @@ class MessageRoutes:
         if int(message["author"]["id"]) != self.state.bot.id:
             raise ApiError(403, 50005, "Cannot edit a message authored by another user")
         body, files = await self._body(request)
-        await self._apply_bot_edit(message, body, files)  # type: ignore[arg-type]
+        if not isinstance(body, dict):
+            raise invalid_form(["body must be an object"])
+        await self._apply_bot_edit(message, body, files)
         return json_response(message)
 
     async def _apply_bot_edit(self, message: dict[str, Any], body: dict[str, Any],
@@ -141,7 +138,7 @@ class MessageRoutes:
         if not message["flags"] & EPHEMERAL:
             await self.gateway.dispatch("MESSAGE_DELETE", {
                 "id": message["id"], "channel_id": message["channel_id"],
-                "guild_id": str(self.state.guild_id)})
+                "guild_id": message["guild_id"]})
 
     async def _add_reaction(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
@@ -167,7 +164,7 @@ class MessageRoutes:
         return {
             "id": str(tid),
             "type": PUBLIC_THREAD,
-            "guild_id": str(self.state.guild_id),
+            "guild_id": str(self.state.guild_of(parent)),
             "parent_id": str(parent),
             "owner_id": str(self.state.bot.id),
             "name": name,
@@ -202,7 +199,9 @@ class MessageRoutes:
             raise ApiError(400, 160004, "A thread has already been created for this message")
         body, _ = await self._body(request)
         # Discord gives a thread started from a message the message's id.
-        thread = self._thread_payload(int(message["id"]), cid, body)  # type: ignore[arg-type]
+        if not isinstance(body, dict):
+            raise invalid_form(["body must be an object"])
+        thread = self._thread_payload(int(message["id"]), cid, body)
         await self._open_thread(thread)
         message["thread"] = copy.deepcopy(thread)
         message["flags"] |= HAS_THREAD
@@ -212,6 +211,8 @@ class MessageRoutes:
     async def _thread_without_message(self, request: web.Request) -> web.Response:
         cid = self._channel(request)
         body, _ = await self._body(request)
-        thread = self._thread_payload(self.state.ids.next(), cid, body)  # type: ignore[arg-type]
+        if not isinstance(body, dict):
+            raise invalid_form(["body must be an object"])
+        thread = self._thread_payload(self.state.ids.next(), cid, body)
         await self._open_thread(thread)
         return json_response(thread, status=201)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 EPHEMERAL = 1 << 6
@@ -35,13 +36,23 @@ def _embed_lines(embed: dict[str, Any]) -> list[str]:
     return [BAR + line if line else BAR.rstrip() for line in lines]
 
 
+def button_label(component: dict[str, Any]) -> str:
+    """What a component shows: its label, else its emoji, else its custom id."""
+    emoji = (component.get("emoji") or {}).get("name")
+    label = component.get("label")
+    if label and emoji:
+        return f"{emoji} {label}"
+    return str(label or emoji or component.get("custom_id") or "?")
+
+
 def render_message(payload: dict[str, Any], *, thread_name: str | None = None,
-                   author: bool = False) -> str:
+                   author: bool = False, numbers: Mapping[str, int] | None = None) -> str:
     """Text for one message: content, embeds (title, url, description, fields, footer),
     attachments, components, an ephemeral marker and the thread it was posted in.
 
-    ``author`` prefixes the author's name. A deferred response that was never finished
-    shows as "thinking…".
+    ``author`` prefixes the author's name; ``numbers`` (custom id → number) shows buttons
+    as ``[1 Full paragraph]`` so a person can click them by number. A deferred response
+    that was never finished shows as "thinking…".
     """
     flags = int(payload.get("flags") or 0)
     head: list[str] = []
@@ -62,7 +73,11 @@ def render_message(payload: dict[str, Any], *, thread_name: str | None = None,
     for att in payload.get("attachments") or []:
         lines.append(f"[attachment: {att.get('filename')} ({att.get('size', '?')} bytes)]")
     for row in payload.get("components") or []:
-        labels = [c.get("label") or c.get("custom_id") or "?" for c in row.get("components") or []]
+        labels = []
+        for comp in row.get("components") or []:
+            number = (numbers or {}).get(str(comp.get("custom_id")))
+            label = button_label(comp)
+            labels.append(f"[{number} {label}]" if number is not None else f"[{label}]")
         if labels:
-            lines.append(" ".join(f"[{label}]" for label in labels))
+            lines.append(" ".join(labels))
     return "\n".join(lines)

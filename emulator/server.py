@@ -15,7 +15,7 @@ import logging
 import secrets
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from emulator.api import API_PREFIX, RECORD, ApiError, RecordedRequest, invalid_form, json_response
 from emulator.driver import DriverMixin, Interaction
@@ -89,7 +89,8 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = site._server
+        sockets = server.sockets if isinstance(server, asyncio.Server) else ()
         self._port = sockets[0].getsockname()[1]
         self.state.base_url = self.base_url
         log.info("Discord emulator listening on %s (gateway %s)", self.base_url, self.gateway_url)
@@ -102,7 +103,7 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         await self._runner.cleanup()
         self._runner = None
 
-    async def __aenter__(self) -> "DiscordEmulator":
+    async def __aenter__(self) -> DiscordEmulator:
         await self.start()
         return self
 
@@ -168,17 +169,20 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
 
     async def _body(self, request: web.Request) -> tuple[dict[str, Any] | list[Any], list[tuple[str, bytes]]]:
         """JSON body and uploaded files (discord.py sends multipart with payload_json + files[n])."""
-        record: RecordedRequest = request[RECORD]
+        record = request[RECORD]
+        assert isinstance(record, RecordedRequest)
         files: list[tuple[str, bytes]] = []
         body: Any = {}
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                data = await part.read()  # type: ignore[union-attr]
-                if part.name == "payload_json":  # type: ignore[union-attr]
+                if not isinstance(part, BodyPartReader):
+                    raise ApiError(400, 50109, "nested multipart bodies are not supported")
+                data = await part.read()
+                if part.name == "payload_json":
                     body = json.loads(data.decode("utf-8"))
-                elif part.filename:  # type: ignore[union-attr]
-                    files.append((part.filename, bytes(data)))  # type: ignore[union-attr]
+                elif part.filename:
+                    files.append((part.filename, bytes(data)))
         elif request.can_read_body:
             text = await request.text()
             if text:
@@ -233,7 +237,8 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         r.add_route("*", "/{tail:.*}", self._unknown)
 
     async def _unknown(self, request: web.Request) -> web.Response:
-        log.error("emulator: UNKNOWN ROUTE %s %s — not emulated; add it to the emulator (emulator/server.py routes)",
+        log.error("emulator: UNKNOWN ROUTE %s %s — not emulated; add it to the emulator "
+                  "(emulator/server.py routes)",
                   request.method, request.path)
         return json_response(
             {"code": 0, "message": f"emulator: unknown route {request.method} {request.path}"}, status=404)
@@ -245,9 +250,11 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
 
     # -- lookups ------------------------------------------------------------------------
 
-    def _guild(self, request: web.Request) -> None:
-        if request.match_info.get("guild_id") != str(self.state.guild_id):
+    def _guild(self, request: web.Request) -> int:
+        raw = request.match_info.get("guild_id") or ""
+        if not raw.isdigit() or int(raw) not in self.state.guild_names:
             raise ApiError(404, 10004, "Unknown Guild")
+        return int(raw)
 
     # -- misc routes --------------------------------------------------------------------
 
@@ -290,19 +297,19 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         })
 
     async def _get_guild(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        data = self.state.guild_payload()
+        data = self.state.guild_payload(self._guild(request))
         for key in ("members", "channels", "threads", "presences", "voice_states"):
             data.pop(key, None)
         return json_response(data)
 
     async def _get_guild_channels(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        return json_response([c for c in self.state.channels.values() if c["type"] != PUBLIC_THREAD])
+        gid = self._guild(request)
+        return json_response([c for c in self.state.channels.values()
+                              if c["type"] != PUBLIC_THREAD and int(c["guild_id"]) == gid])
 
     async def _get_roles(self, request: web.Request) -> web.Response:
-        self._guild(request)
-        return json_response([r.payload() for r in self.state.roles.values()])
+        gid = self._guild(request)
+        return json_response([r.payload() for r in self.state.guild_roles(gid)])
 
     async def _get_member(self, request: web.Request) -> web.Response:
         self._guild(request)
@@ -317,8 +324,7 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         if request.match_info["app_id"] != str(self.state.application_id):
             raise ApiError(403, 50001, "Missing Access")
         if "guild_id" in request.match_info:
-            self._guild(request)
-            return self.state.guild_id
+            return self._guild(request)
         return None
 
     def _store_command(self, scope: int | None, body: dict[str, Any],
@@ -363,7 +369,9 @@ class DiscordEmulator(MessageRoutes, InteractionRoutes, DriverMixin):
         body, _ = await self._body(request)
         commands = self.state.commands.setdefault(scope, [])
         existing = {c["name"]: c for c in commands}
-        command = self._store_command(scope, body, existing)  # type: ignore[arg-type]
+        if not isinstance(body, dict):
+            raise invalid_form(["body must be a command object"])
+        command = self._store_command(scope, body, existing)
         commands[:] = [c for c in commands if c["name"] != command["name"]] + [command]
         self.commands_synced.set()
         return json_response(command, status=201)

@@ -1,4 +1,7 @@
-"""In-memory state of the emulated Discord: one application, one guild, users, messages.
+"""In-memory state of the emulated Discord: one application, its guilds, users, messages.
+
+The first guild exists from the start (``guild_id``); :meth:`State.add_guild` adds more
+(sharding tests route each guild's events to its shard).
 
 Everything here is plain data plus the functions that turn it into Discord API payloads
 (the JSON shapes discord.py parses). The HTTP routes and the gateway mutate this state;
@@ -52,7 +55,7 @@ _UNSAFE_URL_CHARS = re.compile(r"[^A-Za-z0-9._-]|^\.+")
 
 def now_iso() -> str:
     """The current time as Discord formats timestamps."""
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class Snowflakes:
@@ -166,6 +169,9 @@ class State:
         self.bot = User(self.application_id, "Dari", bot=True)
         self.guild_id = self.ids.next()
         self.guild_name = "Dari Test Guild"
+        # Every guild's name (the first one's is guild_name); members and the admin and
+        # bot roles are shared by all guilds, each has its own @everyone role (its id).
+        self.guild_names: dict[int, str] = {self.guild_id: self.guild_name}
         self.everyone = Role(self.guild_id, "@everyone", EVERYONE_PERMISSIONS, 0)
         self.admin_role = Role(self.ids.next(), "Admin", MANAGE_GUILD, 2)
         self.bot_role = Role(self.ids.next(), "Dari", BOT_PERMISSIONS, 1)
@@ -185,12 +191,31 @@ class State:
 
     # -- construction -------------------------------------------------------------------
 
-    def add_channel(self, name: str, position: int = 0) -> dict[str, Any]:
+    def add_guild(self, name: str, *, shard: tuple[int, int] | None = None) -> int:
+        """A further guild with a #general channel; returns its id.
+
+        ``shard=(shard_id, shard_count)`` picks an id that Discord routes to that shard
+        (``(guild_id >> 22) % shard_count``): ids are made until one falls on it.
+        """
+        while True:
+            gid = self.ids.next()
+            if shard is None or (gid >> 22) % shard[1] == shard[0]:
+                break
+        self.guild_names[gid] = name
+        self.roles[gid] = Role(gid, "@everyone", EVERYONE_PERMISSIONS, 0)
+        self.add_channel("general", 0, guild_id=gid)
+        return gid
+
+    def guild_of(self, channel_id: int) -> int:
+        """The guild a channel or thread belongs to."""
+        return int(self.channels[channel_id]["guild_id"])
+
+    def add_channel(self, name: str, position: int = 0, *, guild_id: int | None = None) -> dict[str, Any]:
         cid = self.ids.next()
         channel = {
             "id": str(cid),
             "type": GUILD_TEXT,
-            "guild_id": str(self.guild_id),
+            "guild_id": str(guild_id or self.guild_id),
             "name": name,
             "position": position,
             "permission_overwrites": [],
@@ -205,9 +230,10 @@ class State:
         self.messages[cid] = []
         return channel
 
-    def channel_by_name(self, name: str) -> int:
+    def channel_by_name(self, name: str, guild_id: int | None = None) -> int:
         for cid, channel in self.channels.items():
-            if channel.get("name") == name.lstrip("#"):
+            if channel.get("name") == name.lstrip("#") and \
+                    int(channel["guild_id"]) == (guild_id or self.guild_id):
                 return cid
         raise KeyError(f"no channel named {name!r}; have {[c['name'] for c in self.channels.values()]}")
 
@@ -269,12 +295,18 @@ class State:
     def threads(self) -> list[dict[str, Any]]:
         return [c for c in self.channels.values() if c["type"] == PUBLIC_THREAD]
 
-    def guild_payload(self) -> dict[str, Any]:
-        """Full GUILD_CREATE payload."""
-        text = [c for c in self.channels.values() if c["type"] != PUBLIC_THREAD]
+    def guild_roles(self, guild_id: int) -> list[Role]:
+        """The guild's @everyone and the shared roles."""
+        return [r for r in self.roles.values() if r.id == guild_id or r.id not in self.guild_names]
+
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
+        """Full GUILD_CREATE payload (of the first guild by default)."""
+        gid = guild_id or self.guild_id
+        mine = [c for c in self.channels.values() if int(c["guild_id"]) == gid]
+        text = [c for c in mine if c["type"] != PUBLIC_THREAD]
         return {
-            "id": str(self.guild_id),
-            "name": self.guild_name,
+            "id": str(gid),
+            "name": self.guild_names[gid],
             "icon": None,
             "splash": None,
             "discovery_splash": None,
@@ -284,7 +316,7 @@ class State:
             "verification_level": 0,
             "default_message_notifications": 0,
             "explicit_content_filter": 0,
-            "roles": [r.payload() for r in self.roles.values()],
+            "roles": [r.payload() for r in self.guild_roles(gid)],
             "emojis": [],
             "stickers": [],
             "features": [],
@@ -309,7 +341,7 @@ class State:
             "voice_states": [],
             "members": [self.member_payload(u) for u in self.users.values()],
             "channels": copy.deepcopy(text),
-            "threads": copy.deepcopy(self.threads()),
+            "threads": copy.deepcopy([c for c in mine if c["type"] == PUBLIC_THREAD]),
             "presences": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
@@ -337,7 +369,7 @@ class State:
         message: dict[str, Any] = {
             "id": str(self.ids.next()),
             "channel_id": str(channel_id),
-            "guild_id": str(self.guild_id),
+            "guild_id": str(self.guild_of(channel_id)),
             "author": author.payload(),
             "member": self.member_payload(author, with_user=False),
             "content": content,
@@ -361,7 +393,7 @@ class State:
                 if ref.get(key) is not None:
                     ref[key] = str(ref[key])  # Discord answers snowflakes as strings
             ref.setdefault("channel_id", str(channel_id))
-            ref.setdefault("guild_id", str(self.guild_id))
+            ref.setdefault("guild_id", str(self.guild_of(channel_id)))
             message["message_reference"] = ref
             target = self.find_message(int(ref["message_id"])) if ref.get("message_id") else None
             if target is not None:

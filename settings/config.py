@@ -102,6 +102,16 @@ class DiscordConfig:
     refresh_minutes: float = 0.0
     # Used by `dari sandbox` and the tests: the local Discord-compatible server.
     api_base: str = ""
+    # Sharding (a bot in many guilds): 0 = not sharded. With a count, this process runs
+    # discord.py's AutoShardedBot over ``shard_ids`` (empty: all of 0..shard_count-1).
+    shard_count: int = 0
+    shard_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeedbackConfig:
+    # Questions, answers and votes older than this are deleted at start and daily.
+    retention_days: int = 90
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,7 @@ class Settings:
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     discord: DiscordConfig = field(default_factory=DiscordConfig)
+    feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path | None = None
 
@@ -245,6 +256,14 @@ def _validate(settings: Settings, file: Path) -> None:
     non_negative("[discord].cooldown_seconds", settings.discord.cooldown_seconds)
     positive("[discord].max_question_chars", settings.discord.max_question_chars)
     non_negative("[discord].refresh_minutes", settings.discord.refresh_minutes)
+    non_negative("[discord].shard_count", settings.discord.shard_count)
+    positive("[feedback].retention_days", settings.feedback.retention_days)
+    for shard in settings.discord.shard_ids:
+        if not 0 <= shard < settings.discord.shard_count:
+            raise ConfigError(
+                f"{file}: [discord].shard_ids: shard {shard} is not in 0..shard_count-1 "
+                f"(shard_count = {settings.discord.shard_count})"
+            )
     if not settings.embeddings.model.strip():
         raise ConfigError(f"{file}: [embeddings].model must not be empty")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:

@@ -18,14 +18,15 @@ from typing import Any
 import pytest
 
 from bot.client import DariBot
-from settings.config import Settings
+from bot.feedback import FeedbackStore
 from dari.service import DariService
 from emulator.server import DiscordEmulator
+from settings.config import Settings
 from tests.discord_support import running_bot
 from tests.discord_support import settings_for as emulator_settings
 from tests.index_support import make_corpus, settings_for
 
-COMMANDS = ("ask", "search", "source", "passage", "reindex", "status", "add-article")
+COMMANDS = ("ask", "search", "source", "passage", "reindex", "status", "add-article", "report")
 SEED_ID = "how-far-can-south-korea-us-japan-military-cooperation-go"
 JEJU_ID = "jeju-tangerines"
 LONG_ID = "ulleungdo-lighthouse"
@@ -106,17 +107,28 @@ class Service(DariService):
 
 @pytest.fixture(scope="module")
 def bot_service(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
-                index_encoder: Any) -> Iterator[DariService]:
-    """Seed + Jeju + long Ulleungdo articles, indexed once, behind the real service."""
+                index_encoder: Any, warm_cache: Path) -> Iterator[DariService]:
+    """Seed + Jeju + long Ulleungdo articles, indexed once, behind the real service.
+
+    The seed and Jeju vectors come from the session's warm cache: each bot test module
+    encodes only the Ulleungdo article.
+    """
     base = tmp_path_factory.mktemp("bot")
     corpus = make_corpus(base / "articles")
     (corpus / LONG_NAME).write_text(LONG_ARTICLE, encoding="utf-8")
     settings = settings_for(base, shared_model_dir, corpus,
-                            extra="[discord]\ncooldown_seconds = 60.0\nmax_question_chars = 300\n")
+                            extra="[discord]\ncooldown_seconds = 60.0\nmax_question_chars = 300\n",
+                            warm_cache=warm_cache)
     service = Service(settings, index_encoder)
     service.ensure_index()
     yield service
     service.close()
+
+
+def feedback_store(settings: Settings) -> FeedbackStore:
+    """The question log in the settings' data directory (shared by the module's bots; a
+    test that counts rows looks at ids after its own start)."""
+    return FeedbackStore.open(settings.data_dir, settings.feedback.retention_days)
 
 
 def bot_settings(emu: DiscordEmulator, service: DariService, **discord: Any) -> Settings:
@@ -129,9 +141,14 @@ def bot_settings(emu: DiscordEmulator, service: DariService, **discord: Any) -> 
 @contextlib.asynccontextmanager
 async def dari_bot(emu: DiscordEmulator, service: DariService, **discord: Any) -> AsyncIterator[DariBot]:
     """The real Dari bot running against ``emu``, its commands synced to the emulator's guild."""
-    bot = DariBot(bot_settings(emu, service, **discord), service, guild_ready_timeout=0.1)
-    async with running_bot(emu, bot, commands=COMMANDS) as running:
-        yield running  # type: ignore[misc]
+    settings = bot_settings(emu, service, **discord)
+    feedback = feedback_store(settings)
+    bot = DariBot(settings, service, feedback, guild_ready_timeout=0.1)
+    try:
+        async with running_bot(emu, bot, commands=COMMANDS) as running:
+            yield running  # type: ignore[misc]
+    finally:
+        feedback.close()
 
 
 def sent_payloads(emu: DiscordEmulator) -> list[tuple[str, str, dict[str, Any]]]:

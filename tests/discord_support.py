@@ -7,7 +7,7 @@ Usage in a test module::
     async def test_something(discord_emulator):
         emu = discord_emulator
         settings = settings_for(emu, make_settings())
-        async with running_bot(emu, DariBot(settings, service), commands=["ask"]) as bot:
+        async with running_bot(emu, DariBot(settings, service, feedback), commands=["ask"]) as bot:
             user = emu.add_user("mina", locale="ko")
             inter = await emu.invoke_command(user, "ask", {"question": "…"})
             await inter.wait_done()

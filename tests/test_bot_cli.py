@@ -60,11 +60,12 @@ def test_sync_commands_registers_globally_on_the_emulator(tmp_path, monkeypatch,
         monkeypatch.setenv("DISCORD_TOKEN", "sync-token")
         assert main(["sync-commands", "--config", str(cfg)]) == 0
         out = capsys.readouterr().out
-        assert out.startswith("synced 7 global commands: ") and "/add-article" in out
+        assert out.startswith("synced 9 global commands: ") and "/add-article, /report" in out
+        assert "“Ask Dari” (message menu)" in out
         global_names = {c["name"] for c in emu.state.commands.get(None, [])}
         guild_names = {c["name"] for c in emu.state.commands.get(emu.guild_id, [])}
-        assert {"ask", "search", "source", "passage", "reindex", "status", "add-article"} \
-            == global_names == guild_names
+        assert {"ask", "search", "source", "passage", "reindex", "status", "add-article", "report",
+                "Ask Dari"} == global_names == guild_names
         # A wrong token is refused with a message, not a traceback.
         monkeypatch.setenv("DISCORD_TOKEN", "wrong")
         assert main(["sync-commands", "--config", str(cfg)]) == 2

@@ -32,7 +32,7 @@ from tests.bot_support import (
     embed_text,
 )
 from tests.discord_support import discord_emulator  # noqa: F401 - fixture
-from tests.index_support import index_encoder  # noqa: F401 - fixture
+from tests.index_support import index_encoder, warm_cache  # noqa: F401 - fixtures
 
 ANSWER_TIMEOUT = 60.0
 

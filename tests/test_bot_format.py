@@ -14,9 +14,9 @@ import pytest
 from bot.checks import Cooldown, meaningful, validate_question
 from bot.errors import UserFacingError
 from bot.format import (
-    chunk_text,
     EMBED_TOTAL_LIMIT,
     FIELD_VALUE_LIMIT,
+    chunk_text,
     cut,
     escape,
     render_answer,

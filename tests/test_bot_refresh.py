@@ -29,10 +29,17 @@ from bot.client import DariBot
 from bot.format import escape
 from bot.i18n import t
 from dari.service import DariService
+from embeddings.manifest import index_root, read_current
 from emulator.server import DiscordEmulator
 from emulator.state import EPHEMERAL
-from embeddings.manifest import index_root, read_current
-from tests.bot_support import COMMANDS, Service, assert_no_mentions_anywhere, bot_settings, embed_text
+from tests.bot_support import (
+    COMMANDS,
+    Service,
+    assert_no_mentions_anywhere,
+    bot_settings,
+    embed_text,
+    feedback_store,
+)
 from tests.discord_support import emulator_running, running_bot
 from tests.index_support import index_encoder, make_corpus, settings_for, warm_cache  # noqa: F401
 
@@ -70,7 +77,7 @@ def _bot(emu: DiscordEmulator, service: DariService, *, index: dict[str, Any] | 
         settings = dataclasses.replace(settings, index=dataclasses.replace(settings.index, **index))
     if corpus:
         settings = dataclasses.replace(settings, corpus=dataclasses.replace(settings.corpus, **corpus))
-    return DariBot(settings, service, guild_ready_timeout=0.1)
+    return DariBot(settings, service, feedback_store(settings), guild_ready_timeout=0.1)
 
 
 def _ack_seconds(inter: Any) -> float:

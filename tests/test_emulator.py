@@ -20,7 +20,6 @@ from emulator.driver import DriverError
 from emulator.server import DiscordEmulator
 from tests.discord_support import discord_emulator, running_bot  # noqa: F401 (fixture)
 
-
 FRUITS = ["apple", "apricot", "banana", "blueberry", "cherry", "사과"]
 
 
@@ -254,10 +253,9 @@ async def test_attachment_download_and_file_upload(discord_emulator: DiscordEmul
         assert att["filename"] == "upper.txt"
         callback = next(r for r in emu.requests if r.path.endswith("/callback"))
         assert callback.files == [("upper.txt", text.decode().upper().encode())]
-        async with discord.http.aiohttp.ClientSession() as session:
-            async with session.get(att["url"]) as resp:
-                assert resp.status == 200
-                assert await resp.read() == text.decode().upper().encode()
+        async with discord.http.aiohttp.ClientSession() as session, session.get(att["url"]) as resp:
+            assert resp.status == 200
+            assert await resp.read() == text.decode().upper().encode()
 
         # A hostile name reaches the bot as sent, yet its URL is still servable.
         odd = await emu.invoke_command(user, "upload", attachments={"file": ("..\\..\\my notes.md", text)})
@@ -278,7 +276,8 @@ async def test_mention_creates_thread_and_follow_up(discord_emulator: DiscordEmu
         assert reply["channel_id"] == thread["id"]
         assert reply["content"] == "answer: what about @everyone?"
         assert reply["mention_everyone"] is False
-        sent = [r for r in emu.requests if r.method == "POST" and r.path == f"/channels/{thread['id']}/messages"]
+        sent = [r for r in emu.requests
+                if r.method == "POST" and r.path == f"/channels/{thread['id']}/messages"]
         assert sent[-1].json["allowed_mentions"] == {"parse": []}
 
         await emu.send_message(int(thread["id"]), user, "and then?")
@@ -302,7 +301,8 @@ async def test_history_reaction_reply_edit_delete(discord_emulator: DiscordEmula
         assert edited["referenced_message"]["content"] == "!tools"
         assert edited["allowed_mentions"]["replied_user"] is False
         await emu.wait_until(lambda: any(k == "delete" for k, _ in emu.message_events), 10, "the delete")
-        assert [m["content"] for m in emu.messages(random)] == ["first", "second", "!tools", edited["content"]]
+        assert [m["content"] for m in emu.messages(random)] == [
+            "first", "second", "!tools", edited["content"]]
         assert emu.messages(random)[2]["reactions"][0]["emoji"]["name"] == "👀"
         assert any(r.path == f"/channels/{random}/typing" and r.status == 204 for r in emu.requests)
 
@@ -452,14 +452,15 @@ async def test_late_acknowledgement_is_refused(discord_emulator: DiscordEmulator
         user = emu.add_user("tom")
         with caplog.at_level(logging.ERROR):
             inter = await emu.invoke_command(user, "pick", {"fruit": "apple"})
-            with pytest.raises(TimeoutError, match="emulator errors:.*callback -> 404 Unknown interaction .callback after"):
+            with pytest.raises(TimeoutError,
+                               match="emulator errors:.*callback -> 404 Unknown interaction .callback after"):
                 await inter.wait_done(timeout=1.5)
         assert inter.errors and not inter.acknowledged
 
 
 async def test_sandbox_scripted_chat(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from settings.config import Settings
     from dari.sandbox import run_sandbox
+    from settings.config import Settings
 
     monkeypatch.setenv("LANG", "ko_KR.UTF-8")
     article = tmp_path / "article.md"
@@ -548,3 +549,51 @@ def test_render_message_shows_everything_a_user_sees() -> None:
         "[attachment: a.txt (12 bytes)]",
     ])
     assert render_message({"content": "", "flags": 128}) == "… is thinking"
+
+
+async def test_sharded_identify_gets_only_its_guilds_and_events(
+        discord_emulator: DiscordEmulator) -> None:
+    """A raw gateway client, as Discord's docs describe sharding: IDENTIFY with
+    ``shard: [id, count]`` → READY and GUILD_CREATE of that shard's guilds only, events of
+    other shards' guilds never arrive; an invalid shard pair is closed with 4010."""
+    import aiohttp
+
+    emu = discord_emulator
+    other = emu.add_guild("Other shard", shard=(1, 2))
+    home = emu.add_guild("Home shard", shard=(0, 2))
+    token = emu.state.token
+
+    async def identify(session: aiohttp.ClientSession,
+                       shard: list[int]) -> tuple[aiohttp.ClientWebSocketResponse, list[dict]]:
+        ws = await session.ws_connect(emu.gateway_url + "?v=10&encoding=json")
+        hello = await ws.receive_json(timeout=5)
+        assert hello["op"] == 10
+        await ws.send_json({"op": 2, "d": {"token": token, "intents": 1 | 1 << 9 | 1 << 15, "shard": shard,
+                                            "properties": {}}})
+        events = []
+        while len([e for e in events if e.get("t") == "GUILD_CREATE"]) < 1:
+            msg = await ws.receive(timeout=5)
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                return ws, events + [{"close": ws.close_code}]
+            events.append(msg.json())
+        return ws, events
+
+    async with aiohttp.ClientSession() as session:
+        ws, events = await identify(session, [0, 2])
+        ready = events[0]["d"]
+        assert events[0]["t"] == "READY" and ready["shard"] == [0, 2]
+        listed = {int(g["id"]) for g in ready["guilds"]}
+        assert home in listed and other not in listed
+        assert all((g >> 22) % 2 == 0 for g in listed)
+        user = emu.add_user("raw")
+        await emu.send_message(emu.channel_id("general", other), user, "not for shard 0")
+        await emu.send_message(emu.channel_id("general", home), user, "for shard 0")
+        while True:
+            payload = await ws.receive_json(timeout=5)
+            if payload.get("t") == "MESSAGE_CREATE":
+                break
+        assert payload["d"]["content"] == "for shard 0"  # the other guild's came first, not here
+        await ws.close()
+        bad, events = await identify(session, [2, 2])
+        assert events[-1] == {"close": 4010}
+        await bad.close()

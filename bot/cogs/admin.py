@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import Any
 
 import discord
 from discord import app_commands
@@ -23,12 +22,13 @@ from bot.client import DariBot, language_of
 from bot.errors import UserFacingError
 from bot.format import EMBED_COLOUR, Page, cut, escape
 from bot.i18n import Lang, cmd, t
+from bot.offload import in_process
+from bot.refresher import RefreshFailed, RefreshTimedOut
 from bot.send import defer, edit_text, send_pages
 from corpus.parse import CorpusFileError
 from corpus.upload import safe_filename, save_upload
-from bot.offload import in_process
-from bot.refresher import RefreshFailed, RefreshTimedOut
 from embeddings.lock import RefreshBusy
+from embeddings.refresh import RefreshReport
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +68,11 @@ class RefreshProgress:
         return line
 
 
-def report_summary(report: Any, lang: Lang) -> str:
-    """A one-line summary of a refresh report (``embeddings.refresh.RefreshReport``)."""
-    values = {name: getattr(report, name, 0) for name in ("articles", "paragraphs", "encoded", "cached")}
-    key = "reindex.up_to_date" if getattr(report, "up_to_date", False) else "reindex.summary"
-    return t(key, lang, **values)
-
-
-def report_seconds(report: Any, started: float) -> float:
-    for name in ("duration_s", "seconds", "elapsed", "duration"):
-        value = getattr(report, name, None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return time.monotonic() - started
+def report_summary(report: RefreshReport, lang: Lang) -> str:
+    """A one-line summary of a refresh report."""
+    key = "reindex.up_to_date" if report.up_to_date else "reindex.summary"
+    return t(key, lang, articles=report.articles, paragraphs=report.paragraphs,
+             encoded=report.encoded, cached=report.cached)
 
 
 class AdminCog(commands.Cog):
@@ -93,7 +85,7 @@ class AdminCog(commands.Cog):
         self.progress_observers: list[Progress] = []
 
     async def run_refresh(self, interaction: discord.Interaction, full: bool,
-                          lang: Lang) -> tuple[Any, float]:
+                          lang: Lang) -> RefreshReport:
         """Refresh in a separate process, editing the reply with progress until it ends.
 
         The old index answers other users meanwhile (the new one is served once it is
@@ -130,7 +122,7 @@ class AdminCog(commands.Cog):
             raise UserFacingError("reindex.failed", reason=escape(cut(str(exc), 300))) from None
         log.info("refresh (full=%s) by %s done in %.1fs: %s", full, interaction.user,
                  time.monotonic() - started, report)
-        return report, report_seconds(report, started)
+        return report
 
     @app_commands.command(name=cmd("reindex.name"), description=cmd("reindex.desc"))
     @app_commands.rename(full=cmd("reindex.full.name"))
@@ -143,8 +135,8 @@ class AdminCog(commands.Cog):
         require_admin(interaction, self.bot.settings.discord)
         await defer(interaction, ephemeral=True)
         await edit_text(interaction, t("reindex.start", lang))
-        report, seconds = await self.run_refresh(interaction, full, lang)
-        await edit_text(interaction, cut(t("reindex.done", lang, seconds=seconds,
+        report = await self.run_refresh(interaction, full, lang)
+        await edit_text(interaction, cut(t("reindex.done", lang, seconds=report.duration_s,
                                            summary=report_summary(report, lang)), 1900))
 
     @app_commands.command(name=cmd("status.name"), description=cmd("status.desc"))
@@ -212,7 +204,7 @@ class AdminCog(commands.Cog):
             raise UserFacingError("add.invalid", name=shown_name, reason=escape(exc.reason)) from None
         log.info("upload %r by %s saved as %s", file.filename, interaction.user, path)
         try:
-            report, _ = await self.run_refresh(interaction, False, lang)
+            report = await self.run_refresh(interaction, False, lang)
         except UserFacingError as exc:
             if exc.key == "reindex.busy":
                 raise UserFacingError("add.saved_busy", name=escape(path.name)) from None

@@ -16,7 +16,7 @@ from bot.errors import UserFacingError
 from bot.format import Page, cut, escape, language_name, render_passage, render_search, render_source
 from bot.i18n import cmd
 from bot.send import defer, send_pages
-from corpus.models import Article
+from corpus.models import Article, Language
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class LookupCog(commands.Cog):
     ) -> None:
         """/passage: one paragraph in full with its aligned counterpart."""
         lang = language_of(interaction)
-        corpus_language = language.value if language else "en"
+        corpus_language: Language = "ko" if language is not None and language.value == "ko" else "en"
         await defer(interaction, ephemeral=False)
         found = await self._resolve(article)
         result = await asyncio.to_thread(
@@ -126,7 +126,7 @@ class LookupCog(commands.Cog):
             raise UserFacingError(
                 "passage.not_found", title=escape(cut(found.title or found.id, 100)),
                 lang=language_name(corpus_language, lang), n=number,
-                count=len(found.in_language(corpus_language)),  # type: ignore[arg-type]
+                count=len(found.in_language(corpus_language)),
             )
         paragraph, aligned = result
         await send_pages(interaction, render_passage(found, paragraph, aligned, lang))

@@ -7,12 +7,8 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from typing import TYPE_CHECKING
 
 from settings.config import Settings, discord_token
-
-if TYPE_CHECKING:
-    from bot.client import DariBot
 
 log = logging.getLogger(__name__)
 
@@ -53,43 +49,43 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
     sync.set_defaults(func=sync_command, needs_corpus=False)
 
 
-def make_bot(settings: Settings) -> "DariBot":
-    """The real bot over the real service, index built if there is none (blocking; sync code).
-
-    This is the ``make_bot`` the sandbox and `dari serve` use.
-    """
-    from bot.client import DariBot
-    from dari.service import DariService
-
-    service = DariService(settings)
-    service.ensure_index()
-    return DariBot(settings, service)
-
-
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the bot on Discord until interrupted."""
+    """Run the bot on Discord until interrupted (sharded with ``[discord].shard_count``)."""
     token = discord_token()
     if token is None:
         print(NO_TOKEN, file=sys.stderr, end="")
         return 2
-    bot = make_bot(settings)
+    # Lazy: discord.py and the model are heavy, and `dari --help` must stay fast.
+    from bot.client import build_bot
+    from bot.feedback import FeedbackStore
+    from dari.service import DariService
+
+    service = DariService(settings)
+    feedback = FeedbackStore.open(settings.data_dir, settings.feedback.retention_days)
     try:
+        service.ensure_index()
+        bot = build_bot(settings, service, feedback)
         # log_handler=None: logging is already configured by the CLI.
         bot.run(token, log_handler=None)
     finally:
-        bot.service.close()
+        feedback.close()
+        service.close()
     return 0
 
 
 def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run the real bot against the local emulator with a terminal chat."""
-    from bot.client import DariBot
-    from dari.service import DariService
+    # Lazy: discord.py and the emulator are only needed for this command.
+    from bot.client import DariBot, build_bot
+    from bot.feedback import FeedbackStore
     from dari.sandbox import run_sandbox
+    from dari.service import DariService
 
     # The service (and the index, on first use) is ready before the event loop starts:
     # building it inside the loop would stall the emulator for as long as indexing takes.
     service = DariService(settings)
+    # The sandbox's questions and votes go to the data directory's log: `dari report` shows them.
+    feedback = FeedbackStore.open(settings.data_dir, settings.feedback.retention_days)
     try:
         service.ensure_index()
 
@@ -98,13 +94,15 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
             # would only get in the way here.
             local = dataclasses.replace(
                 sandbox_settings,
-                discord=dataclasses.replace(sandbox_settings.discord, cooldown_seconds=0.0),
+                discord=dataclasses.replace(sandbox_settings.discord, cooldown_seconds=0.0,
+                                            shard_count=0, shard_ids=[]),
             )
             # One local guild: no need to wait for more GUILD_CREATEs before READY.
-            return DariBot(local, service, guild_ready_timeout=0.1)
+            return build_bot(local, service, feedback, guild_ready_timeout=0.1)
 
         return asyncio.run(run_sandbox(settings, make_sandbox_bot, stdin=sys.stdin, stdout=sys.stdout))
     finally:
+        feedback.close()
         service.close()
 
 
@@ -118,18 +116,20 @@ def sync_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sync_globally(settings: Settings, token: str) -> int:
+    # Lazy, like the other commands here: discord.py is heavy for `dari --help`.
     import discord
 
     from bot.client import DariBot
 
     # Syncing needs the command definitions only; no command runs, so no service is opened.
-    bot = DariBot(settings, None)  # type: ignore[arg-type]
+    bot = DariBot(settings, None, None)
     try:
         async with bot:
             await bot.login(token)  # runs setup_hook: cogs loaded, guild sync done
             synced = await bot.tree.sync()
-            print(f"synced {len(synced)} global commands: "
-                  + ", ".join(f"/{c.name}" for c in synced))
+            names = [f"/{c.name}" if c.type is discord.AppCommandType.chat_input
+                     else f"“{c.name}” (message menu)" for c in synced]
+            print(f"synced {len(synced)} global commands: " + ", ".join(names))
     except discord.LoginFailure as exc:
         print(f"dari sync-commands: Discord refused the token: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 
+from dari.commands import bot as bot_commands
 from settings.config import Settings, discord_token
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,11 @@ def register(subparsers: argparse._SubParsersAction, parent: argparse.ArgumentPa
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """Serve on Discord when a token is set; otherwise refresh the index and open the sandbox."""
-    from dari.commands import bot as bot_commands
-
     if discord_token() is not None:
         log.info("DISCORD_TOKEN is set: serving on Discord")
         return bot_commands.serve_command(args, settings)
 
+    # Lazy: the service pulls in the model and FAISS, which `dari --help` must not load.
     from dari.service import DariService
 
     print("No DISCORD_TOKEN: running offline on the local corpus, with the sandbox chat.\n"
