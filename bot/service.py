@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from corpus.models import Article, Paragraph
+from corpus.models import Article, Language, Paragraph
 from embeddings.models import Answer, Hit
 
 
@@ -60,7 +60,7 @@ class AnswerService(Protocol):
         """An article by id or title."""
         ...
 
-    def passage(self, article_id: str, language: str,
+    def passage(self, article_id: str, language: Language,
                 position: int) -> tuple[Paragraph, tuple[Paragraph, ...]] | None:
         """One paragraph and its aligned counterpart(s)."""
         ...

@@ -56,7 +56,7 @@ RRF_K = 60
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
 RELEVANCE_BIAS = -37.6203
-RELEVANCE_WEIGHTS = (14.5385, 2.0854, -0.5772, 2.5457, -0.5002, -0.5039, 4.2667, 9.1595, 23.9709, 1.2395, 5.6886, 10.1424, 20.0172)
+RELEVANCE_WEIGHTS = (14.5385, 2.0854, -0.5772, 2.5457, -0.5002, -0.5039, 4.2667, 9.1595, 23.9709, 1.2395, 5.6886, 10.1424, 20.0172)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage

@@ -263,7 +263,7 @@ async def test_source_autocomplete_both_languages_and_card(discord_emulator, bot
         # An unknown article: a short private message.
         inter = await emu.invoke_command(user, "source", {"article": "no such article at all"})
         await inter.wait_done(timeout=ANSWER_TIMEOUT)
-        shown = [m for m in inter.visible_messages]
+        shown = list(inter.visible_messages)
         assert len(shown) == 1 and shown[0]["flags"] & EPHEMERAL
         assert "No article matches" in shown[0]["content"]
 
@@ -358,14 +358,14 @@ async def test_add_article_good_bad_and_traversal(discord_emulator, bot_service)
         assert broken.ephemeral and broken.visible_messages[-1]["content"].startswith(
             "The file “broken.md” was not added: ")
         assert not (corpus / "broken.md").exists()
-        before = set(p.name for p in corpus.iterdir())
+        before = {p.name for p in corpus.iterdir()}
         good = await emu.invoke_command(
             admin, "add-article",
             attachments={"file": ("../../../busan wheel.md", UPLOAD_ARTICLE.encode())})
         await good.wait_for(lambda i: "indexed" in i.content or any(
             m["content"] == t("error.generic", "en") for m in i.visible_messages),
             timeout=180, what="the upload to be indexed")
-        added = set(p.name for p in corpus.iterdir()) - before
+        added = {p.name for p in corpus.iterdir()} - before
         assert len(added) == 1
         (name,) = added
         assert "/" not in name and not name.startswith(".") and name.endswith(".md")

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.encoder import Encoder, ModelUnavailable
 from corpus.sentences import sentence_spans
+from embeddings.encoder import Encoder, ModelUnavailable
 from embeddings.passages import split_passage_spans, split_passages
 from tests.encoder_support import (
     encoder_settings,

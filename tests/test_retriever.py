@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from settings.config import Settings
-from embeddings.manifest import NoIndex
 from embeddings import fusion
+from embeddings.manifest import NoIndex
 from embeddings.retriever import Retriever, SearchTrace
+from settings.config import Settings
 from tests.index_support import index_encoder, indexed, warm_cache  # noqa: F401 - fixtures
 
 SEED = "how-far-can-south-korea-us-japan-military-cooperation-go"
