@@ -16,6 +16,7 @@ import discord
 
 from bot.i18n import Lang, t
 from corpus.models import Article, Paragraph
+from corpus.sentences import sentence_ends
 from embeddings.models import Answer, Hit
 
 # Discord's documented limits.
@@ -31,8 +32,6 @@ FIELDS_PER_EMBED = 25
 THREAD_NAME_LIMIT = 100
 
 ELLIPSIS = "…"
-# Sentence ends in English and Korean (Korean sentences usually end in 다./요. etc.).
-_SENTENCE_END = re.compile(r"[.!?。？！…\"”’)\]]\s")
 EMBED_COLOUR = discord.Colour.from_rgb(0x3B, 0x6E, 0xA5)
 # Terminal escape sequences (CSI like ESC[31m, OSC like ESC]0;title BEL, and 2-byte ones).
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
@@ -66,7 +65,8 @@ def cut(text: str, limit: int, *, suffix: str = ELLIPSIS, prefer_sentence: bool 
     room = max(0, limit - len(suffix) - 1)  # -1: the space before the suffix
     head = text[: room + 1]
     if prefer_sentence:
-        ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+        # Every sentence end but the last span's: that one is where ``head`` was cut.
+        ends = sentence_ends(head)[:-1]
         if ends and ends[-1] > room // 2:
             # A whole sentence (or several) reads better than a longer cut mid-sentence.
             return f"{head[: ends[-1]].rstrip()} {suffix}".rstrip()

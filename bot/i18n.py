@@ -7,11 +7,12 @@ Quoted article text is never translated; only the bot's own words are.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import Any
 
 import discord
 from discord import app_commands
+
+from corpus.lang import detect_language
 
 log = logging.getLogger(__name__)
 
@@ -281,15 +282,6 @@ def cmd(key: str) -> app_commands.locale_str:
     return app_commands.locale_str(COMMAND_TEXT[key]["en"], key=key)
 
 
-def hangul_share(text: str) -> float:
-    """Share of Hangul among the letters of ``text`` (0.0 when there are no letters)."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    hangul = sum(1 for c in letters if "HANGUL" in unicodedata.name(c, ""))
-    return hangul / len(letters)
-
-
 def is_korean_locale(locale: discord.Locale | str | None) -> bool:
     """Whether a Discord locale (``interaction.locale``) is Korean."""
     if locale is None:
@@ -299,8 +291,9 @@ def is_korean_locale(locale: discord.Locale | str | None) -> bool:
 
 
 def interface_language(text: str | None, locale: discord.Locale | str | None = None) -> Lang:
-    """Korean when the text is mostly Hangul or the user's Discord locale is Korean, else English."""
-    if text and hangul_share(text) > 0.5:
+    """Korean when the text is Korean (``corpus.lang``, the one language detector) or the
+    user's Discord locale is Korean, else English."""
+    if text and detect_language(text) == "ko":
         return "ko"
     if is_korean_locale(locale):
         return "ko"
