@@ -81,6 +81,10 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
     from dari.sandbox import run_sandbox
     from dari.service import DariService
 
+    if not args.verbose:
+        # The terminal is the chat: INFO lines (connected, synced, index loaded) would
+        # interleave with the replies. Warnings still show; -v shows everything.
+        logging.getLogger().setLevel(logging.WARNING)
     # The service (and the index, on first use) is ready before the event loop starts:
     # building it inside the loop would stall the emulator for as long as indexing takes.
     service = DariService(settings)

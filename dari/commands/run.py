@@ -39,6 +39,10 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     # Lazy: the service pulls in the model and FAISS, which `dari --help` must not load.
     from dari.service import DariService
 
+    if not args.verbose:
+        # The terminal becomes the chat: Dari's own progress bars and summaries below say
+        # what happens; INFO log lines would only repeat them (-v shows them).
+        logging.getLogger().setLevel(logging.WARNING)
     print("No DISCORD_TOKEN: running offline on the local corpus, with the sandbox chat.\n"
           "(Set DISCORD_TOKEN to serve on Discord; see README.md.)", file=sys.stderr)
     # Refresh first so edits to the corpus since the last run are picked up; an unchanged
