@@ -139,7 +139,7 @@ class Candidate:
 def can_match(c: Candidate, asked_in: str) -> bool:
     """Can the question's words occur in ``c``: it is in the question's language, or it
     has an aligned translation that is."""
-    return c.language == asked_in or c.counterpart_dense is not None
+    return c.language == asked_in or c.counterpart_dense is not None or c.counterpart_share > 0
 
 
 def keyword_top(candidates: Sequence[Candidate], asked_in: str) -> float:

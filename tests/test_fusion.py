@@ -39,10 +39,11 @@ def test_a_question_of_scaffolding_only_keeps_its_words() -> None:
 
 
 def test_counterpart_evidence_is_pooled() -> None:
-    # "Kishida" matches only the English paragraph: its Korean original borrows the share,
-    # and an English paragraph borrows its Korean original's cosine.
-    cands = [Candidate(5, "ko", dense=0.80, counterpart_share=1.0),
-             Candidate(1, "ko", dense=0.82)]
+    # "Kishida" matches only one English translation: its Korean original borrows the share
+    # (the other Korean paragraph's translation holds no match), and an English paragraph
+    # borrows its Korean original's cosine.
+    cands = [Candidate(5, "ko", dense=0.80, counterpart_dense=0.79, counterpart_share=1.0),
+             Candidate(1, "ko", dense=0.82, counterpart_dense=0.80)]
     assert [i for i, _ in fuse(cands)] == [5, 1]
     assert [i for i, _ in fuse(cands, "dense")] == [1, 5]
     cross = [Candidate(6, "en", dense=0.78, counterpart_dense=0.88), Candidate(2, "en", dense=0.80)]
