@@ -97,7 +97,7 @@ class DariService:
                 raise NoIndex(f"no index in {self._root}; run `dari index` to build it")
             from embeddings.retriever import Retriever
 
-            retriever = Retriever.load(self.settings, None, self.encoder)
+            retriever = Retriever.load(self.settings, self.encoder)
             # One assignment each: readers see the old or the new Retriever, never a mix.
             self._retriever, self._stamp = retriever, stamp
             return retriever
