@@ -219,7 +219,7 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
             rows.append(row[0])
         ms = (time.perf_counter() - t) * 1000 / RECALL_QUERIES
         approx = np.array(rows)
-        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, truth)]))
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, truth, strict=False)]))
         sweep[str(ef)] = {"recall_at_10": round(recall, 4), "ms_per_query": round(ms, 3)}
     dense.set_ef_search(ef_search)
     return {"hnsw_recall_at_10": sweep[str(ef_search)]["recall_at_10"],

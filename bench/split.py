@@ -98,8 +98,8 @@ def main() -> int:
 
 def _encoder() -> Any:
     # The project's settings and model, as bench.encode uses them.
-    from settings.config import load_settings
     from embeddings.encoder import Encoder
+    from settings.config import load_settings
 
     return Encoder.from_settings(load_settings(None, check_corpus=False))
 

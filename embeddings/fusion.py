@@ -51,7 +51,8 @@ RRF_K = 60
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
 RELEVANCE_BIAS = -37.0558
-RELEVANCE_WEIGHTS = (14.4679, 2.4021, -0.5748, 2.5418, -0.5176, -0.5203, 4.4502, 13.7127, 21.654, 1.2715, 4.838, 9.9245, 19.5927)
+RELEVANCE_WEIGHTS = (14.4679, 2.4021, -0.5748, 2.5418, -0.5176, -0.5203, 4.4502, 13.7127, 21.654,
+                     1.2715, 4.838, 9.9245, 19.5927)
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage
@@ -203,7 +204,7 @@ class Evidence:
 
 def relevance(e: Evidence) -> float:
     """Probability that the evidence shows a passage answering the question."""
-    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(RELEVANCE_WEIGHTS, e.features()))
+    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(RELEVANCE_WEIGHTS, e.features(), strict=False))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 

@@ -76,8 +76,9 @@ class DenseIndex:
         exact: np.ndarray | None = None
         index: faiss.Index
         if kind == "hnsw":
-            hnsw = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_8bit, config.hnsw_m,
-                                     faiss.METRIC_INNER_PRODUCT)
+            hnsw = faiss.IndexHNSWSQ(
+                dim, faiss.ScalarQuantizer.QT_8bit,  # type: ignore[arg-type]  # stubs: an enum int
+                config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             hnsw.hnsw.efSearch = config.hnsw_ef_search
             hnsw.hnsw.efConstruction = config.hnsw_ef_construction
             step = max(1, n // _TRAIN_ROWS)
@@ -121,9 +122,10 @@ class DenseIndex:
         if rows is not None:
             bits = np.packbits(np.asarray(rows, dtype=bool), bitorder="little")
             selector = faiss.IDSelectorBitmap(len(rows), faiss.swig_ptr(bits))
-            selector.referenced = bits  # type: ignore[attr-defined]  # keeps the bitmap alive
+            # SWIG holds a bare pointer: the bitmap must live as long as the selector.
+            selector.referenced = bits  # type: ignore[attr-defined]  # a plain Python attribute
         if isinstance(self.index, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW()
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in the stubs
             params.efSearch = max(int(self.index.hnsw.efSearch), fetch)
         elif selector is None:
             return None
@@ -131,7 +133,7 @@ class DenseIndex:
             params = faiss.SearchParameters()
         if selector is not None:
             params.sel = selector
-            params.referenced = selector  # type: ignore[attr-defined]  # SWIG keeps no reference
+            params.referenced = selector  # SWIG keeps no reference to the selector
         return params
 
     def _rerank(self, queries: np.ndarray, found: np.ndarray, k: int
@@ -139,7 +141,7 @@ class DenseIndex:
         """The ``k`` best of each query's ``found`` rows by exact cosine."""
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
-        for i, (query, candidates) in enumerate(zip(queries, found)):
+        for i, (query, candidates) in enumerate(zip(queries, found, strict=False)):
             candidates = candidates[candidates >= 0]
             exact = self.vectors(candidates) @ query
             order = np.argsort(-exact, kind="stable")[:k]

@@ -219,8 +219,9 @@ class KeywordIndex:
         if (folder / _NONOCCURRENCE).is_file() or params.get("method", "lucene") != "lucene":
             raise ValueError(f"keyword index in {directory} is not Lucene BM25: rebuild it")
         vocab = json.loads((folder / _VOCAB).read_text(encoding="utf-8"))
-        postings = Postings(data=np.load(folder / _DATA, mmap_mode="r"),
-                            indices=np.load(folder / _INDICES, mmap_mode="r"),
+        # Plain views of the maps: numpy's memmap subclass costs per indexing call.
+        postings = Postings(data=np.asarray(np.load(folder / _DATA, mmap_mode="r")),
+                            indices=np.asarray(np.load(folder / _INDICES, mmap_mode="r")),
                             indptr=np.load(folder / _INDPTR), documents=len(meta["ids"]))
         vocab = _columns_only(vocab, postings)
         if len(vocab) != len(postings.indptr) - 1:
@@ -331,13 +332,14 @@ class KeywordScores:
     def top(self, n: int) -> list[tuple[str, float]]:
         """The ``n`` best passages as (id, raw BM25), best first, score > 0 only."""
         numbers, scores = self.best(n)
-        return [(self.index.ids[i], float(s)) for i, s in zip(numbers.tolist(), scores.tolist())]
+        pairs = zip(numbers.tolist(), scores.tolist(), strict=True)
+        return [(self.index.ids[i], float(s)) for i, s in pairs]
 
     def of(self, ids: Iterable[str]) -> dict[str, float]:
         """Raw BM25 of each of ``ids`` known to the index (0 included)."""
         known = [(pid, i) for pid in ids if (i := self.index.position(pid)) is not None]
         values = self.at([i for _, i in known])
-        return {pid: float(v) for (pid, _), v in zip(known, values.tolist())}
+        return {pid: float(v) for (pid, _), v in zip(known, values.tolist(), strict=False)}
 
     def share(self, score: float) -> float:
         """``score`` as a share of the bound (0 when the question matched no token)."""

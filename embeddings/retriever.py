@@ -16,14 +16,13 @@ answers correctly even after the store has ingested newer files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # no stubs
 
 from corpus.models import Paragraph
-from settings.config import Settings
 from embeddings import fusion
 from embeddings.fusion import Candidate, Evidence
 from embeddings.index import DenseIndex
@@ -34,6 +33,7 @@ from embeddings.protocols import TextEncoder
 from embeddings.question import looks_like_name, question_language, topic_terms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ _MINOR_LANGUAGE = 0.1
 
 
 def collapse_translations(numbers: Sequence[int],
-                          aligned: dict[int, Sequence[int]]) -> list[int]:
+                          aligned: Mapping[int, Sequence[int]]) -> list[int]:
     """``numbers`` (best first) without the paragraphs whose translation ranks higher: a
     paragraph and its translation are one hit, shown together (also how ``dari eval`` ranks
     every method, so all are compared in the units users see)."""
@@ -92,7 +92,7 @@ class Retriever:
         # (a few English-looking lines in a Korean corpus) has no meaningful baseline: its
         # paragraphs compete on the overall one, and only when they rank on their own.
         counts = np.bincount(snapshot.langs, minlength=len(LANG_CODES))
-        self._languages = [code for code, n in zip(LANG_CODES, counts)
+        self._languages = [code for code, n in zip(LANG_CODES, counts, strict=False)
                            if n >= min(fusion.BASELINE_CANDIDATES, _MINOR_LANGUAGE * len(snapshot))
                            and n > 0]
         # Dense rows of each paragraph: rows _row_order[_row_start[n]:_row_start[n + 1]].
@@ -208,7 +208,7 @@ class Retriever:
             valid = rows[0] >= 0
             numbers = self.snapshot.rows[rows[0][valid]].tolist()
             best: dict[int, float] = {}
-            for number, score in zip(numbers, scores[0][valid].tolist()):
+            for number, score in zip(numbers, scores[0][valid].tolist(), strict=False):
                 best.setdefault(number, score)  # best first: a paragraph's first passage wins
             if len(best) >= want or fetch >= available:
                 return best
@@ -228,7 +228,7 @@ class Retriever:
         code = LANG_CODES[language] if language else None
         best: dict[int, float] = {}
         overall = in_language = 0
-        for number, score in zip(numbers, scores):
+        for number, score in zip(numbers, scores, strict=False):
             if number in best:
                 continue
             mine = code is not None and self.snapshot.langs[number] == code
@@ -249,7 +249,7 @@ class Retriever:
         rows = self._row_order[_ranges(starts, ends)]
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
         best = _segment_max(cos, ends - starts)
-        return dict(zip(wanted.tolist(), best.tolist()))
+        return dict(zip(wanted.tolist(), best.tolist(), strict=False))
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
                    language: str | None = None) -> tuple[list[Candidate], dict[int, list[int]]]:
@@ -268,7 +268,7 @@ class Retriever:
         cosine = self._cosines(query_vector, every)
         sentence = (self.sentences.best(query_vector, every, cosine.__getitem__)
                     if self.sentences is not None else cosine)
-        bm25 = dict(zip(every, scores.at(every).tolist()))
+        bm25 = dict(zip(every, scores.at(every).tolist(), strict=False))
         dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
         keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
         fallback = min(baselines.values(), default=0.0)

