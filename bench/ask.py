@@ -28,6 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from embeddings.protocols import TextEncoder
+from settings.config import Settings
+
 log = logging.getLogger("bench.ask")
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +49,7 @@ REAL_PASSAGES = 2000  # real paragraphs encoded once to fit the "realistic" vect
 REALISTIC_SIZE = 1_000_000  # the size at which recall on realistic vectors is reported
 
 
-def _settings(data_dir: Path) -> Any:
+def _settings(data_dir: Path) -> Settings:
     """The project's settings with the bench's data dir, keeping the usual model dir."""
     import dataclasses
 
@@ -56,7 +61,7 @@ def _settings(data_dir: Path) -> Any:
         settings.embeddings, model_dir=str(base.model_dir)))
 
 
-def _vocabulary(rng: Any) -> list[str]:
+def _vocabulary(rng: np.random.Generator) -> list[str]:
     """Pseudo-words that the keyword tokeniser keeps as they are (no stemming, no stop words)."""
     from embeddings.tokenize import tokenize
 
@@ -94,9 +99,8 @@ def synthetic_corpus(n: int, rng: Any) -> tuple[list[str], Any, list[Any], list[
     return vocab, words, articles, paragraphs, alignments
 
 
-def _synthetic_vectors(n: int, dim: int, rng: Any) -> Any:
+def _synthetic_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     """Clustered unit vectors: real embeddings are far from uniform on the sphere."""
-    import numpy as np
 
     clusters = max(1, n // CLUSTER_SIZE)
     centers = rng.standard_normal((clusters, dim)).astype(np.float32)
@@ -113,7 +117,6 @@ def _synthetic_vectors(n: int, dim: int, rng: Any) -> Any:
 
 def build(n: int, data_dir: Path) -> dict[str, Any]:
     """Write a synthetic generation of ``n`` paragraphs into ``data_dir``; returns build figures."""
-    import numpy as np
     from bm25s import BM25
     from bm25s.tokenization import Tokenized
 
@@ -169,10 +172,9 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     return figures
 
 
-def _write_sentences(directory: Path, vectors: Any, rng: Any) -> None:
+def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Generator) -> None:
     """Stored sentence vectors as a refresh writes them (float16, ``embeddings.sentences``):
     each paragraph's five sentences near its own vector."""
-    import numpy as np
 
     from embeddings.sentences import SENTENCE_START, SENTENCES
 
@@ -197,7 +199,6 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
     ``queries`` are given), with an ``ef_search`` sweep so the setting can be chosen from
     the same run."""
     import faiss
-    import numpy as np
 
     if queries is None:
         picks = rng.choice(len(vectors), RECALL_QUERIES, replace=False)
@@ -240,14 +241,13 @@ def _real_passages(limit: int) -> list[str]:
                 block = " ".join(block.split())
                 if len(block) > 120:
                     texts.append(block[:600])
-    rng = __import__("numpy").random.default_rng(11)
+    rng = np.random.default_rng(11)
     picks = rng.permutation(len(texts))[:limit]
     return [texts[i] for i in sorted(picks)]
 
 
-def realistic_fit(cache: Path) -> tuple[Any, Any]:
+def realistic_fit(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of real e5 passage vectors (encoded once, cached in ``cache``)."""
-    import numpy as np
 
     from embeddings.encoder import Encoder
 
@@ -264,9 +264,9 @@ def realistic_fit(cache: Path) -> tuple[Any, Any]:
     return mean, cov
 
 
-def realistic_vectors(n: int, mean: Any, cov: Any, rng: Any) -> Any:
+def realistic_vectors(n: int, mean: np.ndarray, cov: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
     """``n`` unit vectors drawn from the Gaussian fit of real e5 passage vectors."""
-    import numpy as np
 
     values, basis = np.linalg.eigh(cov)
     root = (basis * np.sqrt(np.clip(values, 0, None))).astype(np.float32)
@@ -283,7 +283,6 @@ def realistic_vectors(n: int, mean: Any, cov: Any, rng: Any) -> Any:
 def realistic_recall(n: int, cache: Path) -> dict[str, Any]:
     """HNSW recall@10 (the product's index, its settings) on ``n`` vectors with the mean and
     covariance of real e5 passage vectors; queries are fresh draws from the same fit."""
-    import numpy as np
 
     from embeddings.index import DenseIndex
 
@@ -306,17 +305,32 @@ def _realistic_cached(n: int, cache: Path) -> dict[str, Any]:
     index = _settings(cache).index
     key = f"realistic-{n}-f{FORMAT}-m{index.hnsw_m}-c{index.hnsw_ef_construction}-s{index.hnsw_ef_search}"
     path = cache / f"{key}.json"
+    running = cache / f"{key}.pid"  # another bench process is building it: wait for it
+    while running.is_file() and not path.is_file() and _alive(running):
+        time.sleep(10)
     if path.is_file() and not os.environ.get("DARI_BENCH_REBUILD"):
         return dict(json.loads(path.read_text(encoding="utf-8")))
-    found = _child("realistic", str(n), str(cache))
     cache.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(found), encoding="utf-8")
+    running.write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        found = _child("realistic", str(n), str(cache))
+        path.write_text(json.dumps(found), encoding="utf-8")
+    finally:
+        running.unlink(missing_ok=True)
     return found
+
+
+def _alive(pid_file: Path) -> bool:
+    """True while the process named in ``pid_file`` runs."""
+    try:
+        os.kill(int(pid_file.read_text(encoding="utf-8").strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def measure(data_dir: Path) -> dict[str, Any]:
     """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
-    import numpy as np
     import psutil
 
     from bot.format import render_answer
@@ -399,7 +413,7 @@ def measure(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def _restamp(data_dir: Path, encoder: Any) -> None:
+def _restamp(data_dir: Path, encoder: TextEncoder) -> None:
     """Give a cached synthetic generation the current model's fingerprint.
 
     Its vectors are synthetic, so they do not depend on the model; only the manifest names

