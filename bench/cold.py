@@ -39,9 +39,10 @@ def run() -> dict[str, Any]:
         data = Path(tmp) / "data"
         data.mkdir()
         (data / "models").symlink_to(Path(model_dir).resolve(), target_is_directory=True)
-        dari = [sys.executable, "-m", "dari", "--data", str(data), "--corpus", str(REPO / "articles")]
-        _timed([*dari, "index"])
-        asks = [_timed([*dari, "ask", QUESTION]) for _ in range(RUNS)]
+        where = ["--data", str(data), "--corpus", str(REPO / "articles")]  # after the command
+        dari = [sys.executable, "-m", "dari"]
+        _timed([*dari, "index", *where])
+        asks = [_timed([*dari, "ask", QUESTION, *where]) for _ in range(RUNS)]
         bare = [_timed([sys.executable, "-c", "pass"]) for _ in range(RUNS)]
     return {"cold_ask_s": round(statistics.median(asks), 2),
             "cold_ask_runs_s": [round(x, 2) for x in asks],
