@@ -21,11 +21,17 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from embeddings.protocols import TextEncoder
+from settings.config import Settings
 
 log = logging.getLogger("bench.ask")
 
@@ -37,10 +43,13 @@ WORDS_PER_PARAGRAPH = 30
 VOCAB = 20_000
 CLUSTER_SIZE = 50  # topics grow with the corpus: local density stays that of a real one
 RECALL_QUERIES = 200
-FORMAT = 3  # bump when the synthetic data or the generation layout changes
+FORMAT = 4  # bump when the synthetic data or the generation layout changes
+SENTENCES_PER_PARAGRAPH = WORDS_PER_PARAGRAPH // 6  # synthetic_corpus writes six-word sentences
+REAL_PASSAGES = 2000  # real paragraphs encoded once to fit the "realistic" vector distribution
+REALISTIC_SIZE = 1_000_000  # the size at which recall on realistic vectors is reported
 
 
-def _settings(data_dir: Path) -> Any:
+def _settings(data_dir: Path) -> Settings:
     """The project's settings with the bench's data dir, keeping the usual model dir."""
     import dataclasses
 
@@ -52,7 +61,7 @@ def _settings(data_dir: Path) -> Any:
         settings.embeddings, model_dir=str(base.model_dir)))
 
 
-def _vocabulary(rng: Any) -> list[str]:
+def _vocabulary(rng: np.random.Generator) -> list[str]:
     """Pseudo-words that the keyword tokeniser keeps as they are (no stemming, no stop words)."""
     from embeddings.tokenize import tokenize
 
@@ -90,9 +99,8 @@ def synthetic_corpus(n: int, rng: Any) -> tuple[list[str], Any, list[Any], list[
     return vocab, words, articles, paragraphs, alignments
 
 
-def _synthetic_vectors(n: int, dim: int, rng: Any) -> Any:
+def _synthetic_vectors(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
     """Clustered unit vectors: real embeddings are far from uniform on the sphere."""
-    import numpy as np
 
     clusters = max(1, n // CLUSTER_SIZE)
     centers = rng.standard_normal((clusters, dim)).astype(np.float32)
@@ -109,7 +117,6 @@ def _synthetic_vectors(n: int, dim: int, rng: Any) -> Any:
 
 def build(n: int, data_dir: Path) -> dict[str, Any]:
     """Write a synthetic generation of ``n`` paragraphs into ``data_dir``; returns build figures."""
-    import numpy as np
     from bm25s import BM25
     from bm25s.tokenization import Tokenized
 
@@ -140,6 +147,10 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     dense.save(directory)
     if dense.kind == "hnsw":
         figures.update(_recall(dense, vectors, rng, settings.index.hnsw_ef_search))
+    t = time.perf_counter()
+    _write_sentences(directory, vectors, rng)
+    figures["sentences_build_s"] = round(time.perf_counter() - t, 1)
+    del dense
 
     # The synthetic words are already tokens (checked above), so the BM25 index is built
     # from ids directly: the same bm25s index KeywordIndex.build makes, without re-tokenising.
@@ -147,7 +158,7 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     bm25 = BM25()
     bm25.index(Tokenized(ids=words.tolist(), vocab={w: i for i, w in enumerate(vocab)}),
                show_progress=True)
-    KeywordIndex([p.id for p in paragraphs], bm25).save(directory / KEYWORD_DIR)
+    KeywordIndex.from_bm25([p.id for p in paragraphs], bm25).save(directory / KEYWORD_DIR)
     figures["keyword_build_s"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
@@ -155,34 +166,61 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     figures["snapshot_build_s"] = round(time.perf_counter() - t, 1)
     Manifest(generation=gen, model=encoder.model_name, fingerprint=encoder.fingerprint,
              dimension=int(encoder.dimension), count=n, paragraphs=n, corpus_digest=f"synthetic-{n}",
-             kind=dense.kind, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+             kind=figures["kind"], created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              extra={"bench": figures, "format": FORMAT}).write(directory)
     swap_current(root, gen)
     return figures
 
 
-def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int) -> dict[str, Any]:
-    """HNSW recall@10 against exact search (perturbed corpus vectors as queries), with an
-    ``ef_search`` sweep so the setting can be chosen from the same run."""
-    import faiss
-    import numpy as np
+def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Generator) -> None:
+    """Stored sentence vectors as a refresh writes them (float16, ``embeddings.sentences``):
+    each paragraph's five sentences near its own vector."""
 
-    picks = rng.choice(len(vectors), RECALL_QUERIES, replace=False)
-    queries = vectors[picks] + rng.standard_normal((RECALL_QUERIES, vectors.shape[1])).astype(
-        np.float32) * (0.5 / np.sqrt(vectors.shape[1]))
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    from embeddings.sentences import SENTENCE_START, SENTENCES
+
+    n, dim = vectors.shape
+    per = SENTENCES_PER_PARAGRAPH
+    out = np.lib.format.open_memmap(directory / SENTENCES, mode="w+", dtype=np.float16,
+                                    shape=(n * per, dim))
+    step = 50_000
+    for start in range(0, n, step):
+        block = np.repeat(vectors[start:start + step], per, axis=0)
+        block += rng.standard_normal(block.shape).astype(np.float32) * (0.5 / np.sqrt(dim))
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        out[start * per:start * per + len(block)] = block
+    out.flush()
+    del out
+    np.save(directory / SENTENCE_START, np.arange(n + 1, dtype=np.int64) * per)
+
+
+def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
+            queries: Any = None) -> dict[str, Any]:
+    """HNSW recall@10 against exact search (perturbed corpus vectors as queries unless
+    ``queries`` are given), with an ``ef_search`` sweep so the setting can be chosen from
+    the same run."""
+    import faiss
+
+    if queries is None:
+        picks = rng.choice(len(vectors), RECALL_QUERIES, replace=False)
+        queries = vectors[picks] + rng.standard_normal((RECALL_QUERIES, vectors.shape[1])).astype(
+            np.float32) * (0.5 / np.sqrt(vectors.shape[1]))
+        queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     t = time.perf_counter()
     _, truth = exact.search(queries, 10)
     exact_ms = (time.perf_counter() - t) * 1000 / RECALL_QUERIES
     sweep = {}
-    for ef in sorted({64, 128, 256, 512, ef_search}):
+    for ef in sorted({32, 64, 128, 256, 512, ef_search}):
         dense.set_ef_search(ef)
+        rows = []
         t = time.perf_counter()
-        _, approx = dense.search(queries, 10)
+        for query in queries:  # one at a time, as questions come
+            _, row = dense.search(query, 10)
+            rows.append(row[0])
         ms = (time.perf_counter() - t) * 1000 / RECALL_QUERIES
-        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, truth)]))
+        approx = np.array(rows)
+        recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(approx, truth, strict=False)]))
         sweep[str(ef)] = {"recall_at_10": round(recall, 4), "ms_per_query": round(ms, 3)}
     dense.set_ef_search(ef_search)
     return {"hnsw_recall_at_10": sweep[str(ef_search)]["recall_at_10"],
@@ -190,9 +228,109 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int) -> dict[str, Any
             "exact_ms_per_query": round(exact_ms, 3)}
 
 
+def _real_passages(limit: int) -> list[str]:
+    """Up to ``limit`` real paragraphs (English and Korean): the bundled articles and the
+    evaluation corpora when built (``make eval``), first 600 characters each."""
+    import re
+
+    folders = [REPO / "articles", *sorted((REPO / "build" / "eval").glob("*/corpus"))]
+    texts: list[str] = []
+    for folder in folders:
+        for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
+            for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8", errors="ignore")):
+                block = " ".join(block.split())
+                if len(block) > 120:
+                    texts.append(block[:600])
+    rng = np.random.default_rng(11)
+    picks = rng.permutation(len(texts))[:limit]
+    return [texts[i] for i in sorted(picks)]
+
+
+def realistic_fit(cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of real e5 passage vectors (encoded once, cached in ``cache``)."""
+
+    from embeddings.encoder import Encoder
+
+    path = cache / f"e5-fit-{REAL_PASSAGES}.npz"
+    if path.is_file():
+        fit = np.load(path)
+        return fit["mean"], fit["cov"]
+    texts = _real_passages(REAL_PASSAGES)
+    encoder = Encoder.from_settings(_settings(cache))
+    vectors = encoder.encode_passages(texts).astype(np.float64)
+    mean, cov = vectors.mean(axis=0), np.cov(vectors, rowvar=False)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, mean=mean, cov=cov, count=len(texts))
+    return mean, cov
+
+
+def realistic_vectors(n: int, mean: np.ndarray, cov: np.ndarray,
+                      rng: np.random.Generator) -> np.ndarray:
+    """``n`` unit vectors drawn from the Gaussian fit of real e5 passage vectors."""
+
+    values, basis = np.linalg.eigh(cov)
+    root = (basis * np.sqrt(np.clip(values, 0, None))).astype(np.float32)
+    out = np.empty((n, len(mean)), dtype=np.float32)
+    step = 100_000
+    for start in range(0, n, step):
+        m = min(step, n - start)
+        block = mean.astype(np.float32) + rng.standard_normal((m, len(mean))).astype(
+            np.float32) @ root.T
+        out[start:start + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+def realistic_recall(n: int, cache: Path) -> dict[str, Any]:
+    """HNSW recall@10 (the product's index, its settings) on ``n`` vectors with the mean and
+    covariance of real e5 passage vectors; queries are fresh draws from the same fit."""
+
+    from embeddings.index import DenseIndex
+
+    settings = _settings(cache)
+    mean, cov = realistic_fit(cache)
+    rng = np.random.default_rng(n + 1)
+    vectors = realistic_vectors(n + RECALL_QUERIES, mean, cov, rng)
+    t = time.perf_counter()
+    dense = DenseIndex.build(vectors[RECALL_QUERIES:], settings.index, kind="hnsw", progress=True)
+    build_s = time.perf_counter() - t
+    found = _recall(dense, vectors[RECALL_QUERIES:], rng, settings.index.hnsw_ef_search,
+                    queries=vectors[:RECALL_QUERIES])
+    return {"size": n, "build_s": round(build_s, 1), "fit_passages": REAL_PASSAGES,
+            **{k.replace("hnsw_", ""): v for k, v in found.items()}}
+
+
+def _realistic_cached(n: int, cache: Path) -> dict[str, Any]:
+    """:func:`realistic_recall` in a fresh process, its figures cached per size, bench
+    format and index settings (the 1M build takes many minutes; DARI_BENCH_REBUILD redoes it)."""
+    index = _settings(cache).index
+    key = f"realistic-{n}-f{FORMAT}-m{index.hnsw_m}-c{index.hnsw_ef_construction}-s{index.hnsw_ef_search}"
+    path = cache / f"{key}.json"
+    running = cache / f"{key}.pid"  # another bench process is building it: wait for it
+    while running.is_file() and not path.is_file() and _alive(running):
+        time.sleep(10)
+    if path.is_file() and not os.environ.get("DARI_BENCH_REBUILD"):
+        return dict(json.loads(path.read_text(encoding="utf-8")))
+    cache.mkdir(parents=True, exist_ok=True)
+    running.write_text(str(os.getpid()), encoding="utf-8")
+    try:
+        found = _child("realistic", str(n), str(cache))
+        path.write_text(json.dumps(found), encoding="utf-8")
+    finally:
+        running.unlink(missing_ok=True)
+    return found
+
+
+def _alive(pid_file: Path) -> bool:
+    """True while the process named in ``pid_file`` runs."""
+    try:
+        os.kill(int(pid_file.read_text(encoding="utf-8").strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def measure(data_dir: Path) -> dict[str, Any]:
     """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
-    import numpy as np
     import psutil
 
     from bot.format import render_answer
@@ -202,17 +340,18 @@ def measure(data_dir: Path) -> dict[str, Any]:
 
     settings = _settings(data_dir)
     # Synthetic vectors never reach the calibrated relevance threshold against real query
-    # vectors; a tiny positive min_score lets every query go through answer building and
-    # formatting, so the whole ask path is timed.
+    # vectors; a min_score below the model's floor (its logit is clipped at -50, 2e-22)
+    # lets every query go through answer building and formatting, so the whole ask path is
+    # timed (1e-9, used before, was above that floor: no question reached answer building).
     settings = dataclasses.replace(settings, retrieval=dataclasses.replace(
-        settings.retrieval, min_score=1e-9))
+        settings.retrieval, min_score=1e-30))
     encoder = Encoder.from_settings(settings)
     encoder.encode_queries(["warm up the model"])
     _restamp(data_dir, encoder)
     proc = psutil.Process()
     before = proc.memory_info().rss
     t = time.perf_counter()
-    retriever = Retriever.load(settings, None, encoder)
+    retriever = Retriever.load(settings, encoder)
     load_s = time.perf_counter() - t
     after = proc.memory_info().rss
     # Questions made of the corpus's own words, so the keyword side scores real postings.
@@ -227,28 +366,32 @@ def measure(data_dir: Path) -> dict[str, Any]:
     # Warm-up: first BM25/FAISS calls touch cold pages.
     for q in questions[:3]:
         retriever.search(q)
-    def ask_once(q: str) -> bool:
+    def ask_once(q: str) -> tuple[bool, float]:
+        """The ask path for ``q``; returns (answered, seconds after the query encoding)."""
         qv = retriever.encode_query(q)
+        t1 = time.perf_counter()
         hits = retriever.search(q, k=cfg.passages, query_vector=qv)
         answer = build_answer(q, hits, passages=cfg.passages, max_sentences=cfg.max_sentences,
-                              query_vector=qv, encoder=encoder)
+                              query_vector=qv, encoder=encoder, sentences=retriever)
         render_answer(answer, "en")
-        return bool(hits)
+        return bool(hits), time.perf_counter() - t1
 
-    bare, ask, again, found = [], [], [], 0
+    bare, ask, again, search, found = [], [], [], [], 0
     for q in questions:
         t0 = time.perf_counter()
         encoder.encode_queries([q])
         bare.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        found += ask_once(q)
+        answered, searched = ask_once(q)
         ask.append(time.perf_counter() - t0)
-    # The same questions again: their passages' sentence vectors are cached now, as for the
-    # passages a server keeps being shown.
+        found += answered
+        search.append(searched)
+    # The same questions again (pages and caches warm, as for a server's repeated questions).
     for q in questions:
         t0 = time.perf_counter()
-        ask_once(q)
+        _, searched = ask_once(q)
         again.append(time.perf_counter() - t0)
+        search.append(searched)
     ms = lambda xs, p: round(float(np.percentile(np.array(xs) * 1000, p)), 1)  # noqa: E731
     return {
         "ask_p50_ms": ms(ask, 50),
@@ -256,6 +399,8 @@ def measure(data_dir: Path) -> dict[str, Any]:
         "ask_repeat_p50_ms": ms(again, 50),
         "ask_repeat_p99_ms": ms(again, 99),
         "bare_encode_p50_ms": ms(bare, 50),
+        "search_p50_ms": ms(search, 50),
+        "search_p99_ms": ms(search, 99),
         "rss_mb": round(after / 2**20, 1),
         "index_rss_mb": round((after - before) / 2**20, 1),
         "load_s": round(load_s, 2),
@@ -268,7 +413,7 @@ def measure(data_dir: Path) -> dict[str, Any]:
     }
 
 
-def _restamp(data_dir: Path, encoder: Any) -> None:
+def _restamp(data_dir: Path, encoder: TextEncoder) -> None:
     """Give a cached synthetic generation the current model's fingerprint.
 
     Its vectors are synthetic, so they do not depend on the model; only the manifest names
@@ -314,21 +459,29 @@ def _child(*args: str) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    """All sizes: build (or reuse) each synthetic generation, then measure it in a fresh process."""
+    """All sizes: build (or reuse) each synthetic generation, then measure it in a fresh
+    process; then HNSW recall on realistic vectors at 1M (when 1M is among the sizes, or
+    at ``DARI_BENCH_REALISTIC`` vectors)."""
     sizes = [int(x) for x in os.environ.get("DARI_BENCH_SIZES", "").split(",") if x.strip()] or SIZES
     cache = Path(os.environ.get("DARI_BENCH_CACHE", REPO / "data" / "bench"))
     rows: dict[str, Any] = {}
     for n in sizes:
         data_dir = cache / f"ask-{n}"
         if os.environ.get("DARI_BENCH_REBUILD") or not _cached(data_dir):
-            import shutil
-
             shutil.rmtree(data_dir, ignore_errors=True)
             log.info("building a synthetic index of %d paragraphs in %s", n, data_dir)
             _child("build", str(n), str(data_dir))
         log.info("measuring the ask path at %d paragraphs", n)
         rows[str(n)] = _child("measure", str(data_dir))
-    return {"sizes": rows, "ask_queries_per_size": QUERIES}
+    out: dict[str, Any] = {"sizes": rows, "ask_queries_per_size": QUERIES}
+    realistic = int(os.environ.get("DARI_BENCH_REALISTIC", "0") or 0) or (
+        REALISTIC_SIZE if REALISTIC_SIZE in sizes else 0)
+    if realistic:
+        log.info("HNSW recall on %d vectors fit to real e5 passage vectors", realistic)
+        found = _realistic_cached(realistic, cache)
+        out["hnsw_recall_at_10_realistic"] = found["recall_at_10"]
+        out["hnsw_realistic"] = found
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,12 +492,17 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("data_dir", type=Path)
     m = sub.add_parser("measure")
     m.add_argument("data_dir", type=Path)
+    r = sub.add_parser("realistic")
+    r.add_argument("size", type=int)
+    r.add_argument("cache", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.step == "build":
         print(json.dumps(build(args.size, args.data_dir)))
     elif args.step == "measure":
         print(json.dumps(measure(args.data_dir)))
+    elif args.step == "realistic":
+        print(json.dumps(realistic_recall(args.size, args.cache)))
     else:
         print(json.dumps(run(), indent=2))
     return 0

@@ -73,7 +73,7 @@ def _agreement(q_ours: np.ndarray, p_ours: np.ndarray, q_ref: np.ndarray,
     """(mean overlap of the top-k sets, share of questions with the same first hit)."""
     ours = np.argsort(-(q_ours @ p_ours.T), axis=1)[:, :TOP_K]
     ref = np.argsort(-(q_ref @ p_ref.T), axis=1)[:, :TOP_K]
-    overlap = np.mean([len(set(a) & set(b)) / TOP_K for a, b in zip(ours, ref)])
+    overlap = np.mean([len(set(a) & set(b)) / TOP_K for a, b in zip(ours, ref, strict=False)])
     first = float(np.mean(ours[:, 0] == ref[:, 0]))
     return float(overlap), first
 

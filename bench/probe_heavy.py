@@ -82,7 +82,8 @@ async def _phase(name: str, extra: str, upload: tuple[str, bytes], base: Path) -
     subprocess.run([sys.executable, "-m", "dari", "index", "--config", str(config)], env=env,
                    check=True, capture_output=True)
     bot = subprocess.Popen([sys.executable, "-m", "dari", "serve", "--config", str(config)],
-                           env=env, stderr=open(base / f"{name}-bot.log", "wb"))
+                           env=env,
+                           stderr=open(base / f"{name}-bot.log", "wb"))  # noqa: SIM115 - the bot owns it
     try:
         await emu.wait_until(lambda: {"ask", "add-article"} <= {c["name"] for c in emu.registered_commands()},
                              180, "the bot process to sync its commands")
@@ -101,7 +102,8 @@ async def _phase(name: str, extra: str, upload: tuple[str, bytes], base: Path) -
 
         await emu.wait_until(lambda: any(w in final(up) for w in ("not added", "indexed", "Saved")),
                              600, "the upload's final answer")
-        gaps = [b - a for a, b in zip(emu.gateway.heartbeat_times, emu.gateway.heartbeat_times[1:])]
+        beats = emu.gateway.heartbeat_times
+        gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
         return {
             "upload": {"file": upload[0], "bytes": len(upload[1]),
                        "ack_s": round(up.callback.at - up.created, 3) if up.callback else None,
@@ -110,7 +112,7 @@ async def _phase(name: str, extra: str, upload: tuple[str, bytes], base: Path) -
             "asks": [{"question": a_q, "ack_s": round(a.callback.at - a.created, 3) if a.callback else None,
                       "answered_s": round(a.responses[-1].at - a.created, 2) if a.responses else None,
                       "errors": [str(e) for e in a.errors], "answered": bool(a.embeds) or bool(a.content)}
-                     for a, a_q in zip(asks, QUESTIONS)],
+                     for a, a_q in zip(asks, QUESTIONS, strict=False)],
             "heartbeats": len(emu.gateway.heartbeat_times),
             "max_heartbeat_gap_s": round(max(gaps), 2) if gaps else None,
         }

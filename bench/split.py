@@ -18,6 +18,8 @@ import random
 import time
 from typing import Any
 
+from embeddings.protocols import TextEncoder
+
 log = logging.getLogger(__name__)
 
 SHAPES = ("unbroken", "words", "line")
@@ -53,7 +55,8 @@ def make_text(shape: str, chars: int, seed: int = 9) -> str:
     return " ".join(parts)[:chars]
 
 
-def run(sizes_mb: tuple[int, ...] = SIZES_MB, encoder: Any | None = None) -> dict[str, Any]:
+def run(sizes_mb: tuple[int, ...] = SIZES_MB,
+        encoder: TextEncoder | None = None) -> dict[str, Any]:
     """Seconds to split each shape at each size, and seconds per MB."""
     from embeddings.passages import split_passage_spans
 
@@ -96,10 +99,10 @@ def main() -> int:
     return 0
 
 
-def _encoder() -> Any:
+def _encoder() -> TextEncoder:
     # The project's settings and model, as bench.encode uses them.
-    from settings.config import load_settings
     from embeddings.encoder import Encoder
+    from settings.config import load_settings
 
     return Encoder.from_settings(load_settings(None, check_corpus=False))
 

@@ -31,6 +31,7 @@ from embeddings.manifest import (
     read_current,
 )
 from embeddings.models import Answer, Hit
+from embeddings.protocols import TextEncoder
 from embeddings.refresh import RefreshReport, refresh
 from embeddings.retriever import Retriever
 from settings.config import Settings
@@ -58,14 +59,14 @@ class DariService:
     """Store + live index + encoder behind one thread-safe object."""
 
     def __init__(self, settings: Settings, *, store: Store | None = None,
-                 encoder: Encoder | None = None, load_index: bool = True) -> None:
+                 encoder: TextEncoder | None = None, load_index: bool = True) -> None:
         """Serve ``settings``' corpus from ``store`` (default: the one in the data directory)
         with ``encoder`` (default: the configured model, loaded on first use — it takes
         seconds). With ``load_index`` the live index is loaded now; commands that only read
         the store, like `dari show`, pass False and never load the model."""
         self.settings = settings
         self.store = store if store is not None else Store.open(settings)
-        self._encoder: Encoder | None = encoder
+        self._encoder: TextEncoder | None = encoder
         self._encoder_lock = threading.Lock()
         self._retriever: Retriever | None = None
         self._stamp: tuple[int, int] | None = None
@@ -81,7 +82,7 @@ class DariService:
     # -- model and index ------------------------------------------------------------------
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         """The query/passage encoder, loaded on first use (loading takes seconds)."""
         with self._encoder_lock:
             if self._encoder is None:

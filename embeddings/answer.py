@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
 from corpus.models import Paragraph
 from embeddings.models import Answer, Hit
+from embeddings.protocols import TextEncoder
 from embeddings.question import question_language, topic_terms
 from embeddings.retriever import Retriever, SearchTrace
 from embeddings.sentences import SentenceSource, split_sentences
@@ -31,7 +31,7 @@ TRIM_MODE = "topk"
 TERM_WEIGHT = 0.1
 
 
-def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: Any,
+def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: TextEncoder | None,
          max_sentences: int, question: str = "") -> str:
     """``text`` cut to its ``max_sentences`` most relevant sentences, in order, gaps as "…"."""
     sentences = split_sentences(text, language)
@@ -103,7 +103,7 @@ _sentence_cache: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
 _sentence_lock = threading.Lock()
 
 
-def sentence_vectors(sentences: Sequence[str], encoder: Any) -> np.ndarray:
+def sentence_vectors(sentences: Sequence[str], encoder: TextEncoder) -> np.ndarray:
     """Passage vectors of ``sentences`` (one batch for the ones not cached yet)."""
     model = str(getattr(encoder, "fingerprint", id(encoder)))
     known: dict[str, np.ndarray] = {}
@@ -137,7 +137,7 @@ def _sentence_scores(sentences: list[str], question: str, question_vector: np.nd
     return cosine + TERM_WEIGHT * share
 
 
-def _vectors_for(paragraph: Paragraph, sentences: list[str], encoder: Any,
+def _vectors_for(paragraph: Paragraph, sentences: list[str], encoder: TextEncoder | None,
                  source: SentenceSource | None) -> np.ndarray | None:
     """The sentence vectors of ``paragraph``: stored with the index when they are there
     (no encoding at question time), else encoded (cached); None without an encoder."""
@@ -149,7 +149,7 @@ def _vectors_for(paragraph: Paragraph, sentences: list[str], encoder: Any,
 
 
 def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sentences: int,
-                 query_vector: np.ndarray | None = None, encoder: Any = None,
+                 query_vector: np.ndarray | None = None, encoder: TextEncoder | None = None,
                  interface_language: str | None = None,
                  sentences: SentenceSource | None = None) -> Answer:
     """The answer to ``question`` from ranked ``hits``: up to ``passages`` quoted passages.

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from settings.config import Settings
 from embeddings.convert import (
     DEFAULT_MODEL,
     PASSAGE_PROMPT,
@@ -29,6 +28,7 @@ from embeddings.convert import (
     ConversionError,
     materialise_default_model,
 )
+from settings.config import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -50,7 +50,7 @@ def is_default_model(name: str) -> bool:
     return name.strip() in _DEFAULT_ALIASES
 
 
-def _load_sentence_transformer(name: str, model_dir: Path) -> tuple["SentenceTransformer", Path | None]:
+def _load_sentence_transformer(name: str, model_dir: Path) -> tuple[SentenceTransformer, Path | None]:
     """Load the model named in the settings; return it with its local directory when known."""
     from sentence_transformers import SentenceTransformer
 
@@ -100,7 +100,7 @@ def _load_sentence_transformer(name: str, model_dir: Path) -> tuple["SentenceTra
         ) from exc
 
 
-def _fingerprint(model: "SentenceTransformer") -> str:
+def _fingerprint(model: SentenceTransformer) -> str:
     """Hash of the model's configuration and a sample of every weight tensor.
 
     Stable across runs (no paths or timestamps) and changes whenever the architecture,
@@ -135,12 +135,12 @@ def _fingerprint(model: "SentenceTransformer") -> str:
 class Encoder:
     """Encodes queries and passages with one sentence-transformers model (CPU)."""
 
-    _cache: dict[tuple[str, str, bool], "Encoder"] = {}
+    _cache: dict[tuple[str, str, bool], Encoder] = {}
     _cache_lock = threading.Lock()
 
     def __init__(
         self,
-        model: "SentenceTransformer",
+        model: SentenceTransformer,
         model_name: str,
         *,
         batch_size: int = 32,
@@ -159,10 +159,10 @@ class Encoder:
         self.dimension: int = int(dim)
         # Tokens per model input, including the special tokens.
         self.window: int = int(model.max_seq_length or 512)
-        self._query_prompt = model.prompts.get("query", QUERY_PROMPT if is_default_model(model_name) else "")
-        self._passage_prompt = model.prompts.get("document") or model.prompts.get(
-            "passage", PASSAGE_PROMPT if is_default_model(model_name) else ""
-        )
+        self._query_prompt: str = model.prompts.get(
+            "query", QUERY_PROMPT if is_default_model(model_name) else "") or ""
+        self._passage_prompt: str = model.prompts.get("document") or model.prompts.get(
+            "passage", PASSAGE_PROMPT if is_default_model(model_name) else "") or ""
         # Tokens taken by the prompt and the special tokens: what is left is for the text.
         overhead = max(self._prompt_overhead(True), self._prompt_overhead(False))
         self.max_tokens: int = self.window - overhead
@@ -177,7 +177,7 @@ class Encoder:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Encoder":
+    def from_settings(cls, settings: Settings) -> Encoder:
         """The encoder for ``settings`` (loaded once per model and model dir per process)."""
         name = settings.embeddings.model.strip()
         quantize = settings.embeddings.quantize_int8
@@ -272,7 +272,7 @@ class Encoder:
         return out
 
 
-def quantize_linear_int8(model: "SentenceTransformer") -> int:
+def quantize_linear_int8(model: SentenceTransformer) -> int:
     """Dynamic int8 (per-channel weights) for the Linear layers that tolerate it; in place.
 
     The FFN output projections are left in fp32: after GELU their inputs have outliers that
@@ -303,7 +303,7 @@ def quantize_linear_int8(model: "SentenceTransformer") -> int:
     return len(spec)
 
 
-def _untruncated_copy(model: "SentenceTransformer") -> Any:
+def _untruncated_copy(model: SentenceTransformer) -> Any:
     """A private copy of the model's ``tokenizers`` backend without truncation or padding.
 
     Counting through it is fast and does not touch the copy the model encodes with (whose

@@ -30,9 +30,9 @@ from tqdm.auto import tqdm
 from corpus.models import Paragraph
 from embeddings import fusion
 from embeddings.answer import answer_question
-from embeddings.encoder import Encoder
 from embeddings.fusion import METHODS
 from embeddings.models import Answer, Hit
+from embeddings.protocols import TextEncoder
 from embeddings.refresh import refresh
 from embeddings.retriever import Retriever, SearchTrace, collapse_translations
 from settings.config import Settings
@@ -375,7 +375,7 @@ def _fill(result: EvalResult, rows: Sequence[_Row], quoted: int) -> None:
 
 
 def run_eval(settings: Settings, corpus_dir: Path, queries: Sequence[EvalQuery], *,
-             show_progress: bool = True, encoder: Encoder | None = None,
+             show_progress: bool = True, encoder: TextEncoder | None = None,
              also: Sequence[Path] = (), dump: list[dict[str, Any]] | None = None) -> EvalResult:
     """Build a throwaway index of ``corpus_dir`` in a temporary data dir and evaluate on it.
 

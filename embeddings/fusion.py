@@ -229,7 +229,7 @@ class Evidence:
 
 def relevance(e: Evidence) -> float:
     """Probability that the evidence shows a passage answering the question."""
-    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(RELEVANCE_WEIGHTS, e.features()))
+    z = RELEVANCE_BIAS + sum(w * x for w, x in zip(RELEVANCE_WEIGHTS, e.features(), strict=False))
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
 

@@ -3,6 +3,11 @@
 The keyword side is what makes exact names win ("Dokdo", "Kishida", "독도"): the dense
 model blurs rare proper nouns into their topic. Scores are plain BM25 (Lucene variant), so
 they are comparable across queries of similar length, which the fusion relies on.
+
+bm25s builds and saves the index (the write path). The read path does not import bm25s:
+it memory-maps the saved score matrix (per-token posting lists) and scores only what a
+question needs — the candidates' scores by lookup, the top-n by MaxScore — so a question
+costs in proportion to its rarer words' postings, not to the corpus.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +26,73 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _META = "keyword.json"
+_BM25_DIR = "bm25"
+# bm25s's file names (``BM25.save``): the CSC score matrix and the vocabulary.
+_DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
+_VOCAB, _PARAMS = "vocab.index.json", "params.index.json"
+_NONOCCURRENCE = "nonoccurrence_array.index.npy"
+# Per-token best contribution (written with the index so a load need not scan the matrix).
+_TOKEN_BEST = "token_best.npy"
+# A MaxScore bound is compared with float32 sums: leave room for their rounding.
+_BOUND_SLACK = 1e-5
+# Past 1/_DENSE_SHARE of the corpus in candidate postings, one dense pass is cheaper.
+_DENSE_SHARE = 8
+
+
+@dataclass(frozen=True)
+class Postings:
+    """BM25's precomputed score matrix, column per token (bm25s's CSC layout): passage
+    ``indices[indptr[t]:indptr[t + 1]]`` (ascending) gets ``data[…]`` from token ``t``."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    documents: int
+
+    def column(self, token: int) -> tuple[np.ndarray, np.ndarray]:
+        """(passages, contributions) of ``token``."""
+        a, b = int(self.indptr[token]), int(self.indptr[token + 1])
+        return self.indices[a:b], self.data[a:b]
+
+    def length(self, token: int) -> int:
+        """Number of passages holding ``token``."""
+        return int(self.indptr[token + 1] - self.indptr[token])
+
+    def token_best(self) -> np.ndarray:
+        """Per token, its best contribution to any passage."""
+        data = np.asarray(self.data, dtype=np.float32)
+        indptr = np.asarray(self.indptr)
+        best = np.zeros(len(indptr) - 1, dtype=np.float32)
+        filled = np.flatnonzero(np.diff(indptr) > 0)
+        if len(filled):
+            best[filled] = np.maximum.reduceat(data, indptr[filled])
+        return best
+
+    def columns_sorted(self) -> bool:
+        """True when every column lists its passages in ascending order (lookups rely on it)."""
+        indices = np.asarray(self.indices, dtype=np.int64)
+        if len(indices) < 2:
+            return True
+        step = np.diff(indices) > 0
+        # A column's first entry may be lower than the previous column's last one.
+        starts = np.asarray(self.indptr[1:-1], dtype=np.int64)
+        starts = starts[(starts > 0) & (starts < len(indices))]
+        step[starts - 1] = True
+        return bool(step.all())
 
 
 class KeywordIndex:
     """BM25 over a fixed list of passages identified by string ids."""
 
-    def __init__(self, ids: Sequence[str], bm25: object | None, korean: KoreanMode = "morph",
-                 stemming: bool = True) -> None:
+    def __init__(self, ids: Sequence[str], vocab: dict[str, int], postings: Postings | None,
+                 korean: KoreanMode = "morph", stemming: bool = True, *,
+                 bm25: object | None = None, token_best: np.ndarray | None = None) -> None:
         self.ids: list[str] = list(ids)
-        self._bm25 = bm25  # None when the index is empty (bm25s cannot index nothing)
-        self._position = {pid: i for i, pid in enumerate(self.ids)}
-        self._best: np.ndarray | None = None  # per-token best contribution, built on first use
+        self._vocab = vocab
+        self._matrix = postings  # None when the index is empty (bm25s cannot index nothing)
+        self._bm25 = bm25  # the bm25s object of a freshly built index (what save writes)
+        self._position: dict[str, int] | None = None  # passage id → row, built on first use
+        self._best = token_best  # per-token best contribution
         self.korean: KoreanMode = korean
         self.stemming = stemming
 
@@ -38,15 +100,31 @@ class KeywordIndex:
         return len(self.ids)
 
     @classmethod
+    def from_bm25(cls, ids: Sequence[str], bm25: object, korean: KoreanMode = "morph",
+                  stemming: bool = True) -> KeywordIndex:
+        """Wrap an indexed ``bm25s.BM25`` (Lucene scoring) whose document ``i`` is ``ids[i]``."""
+        matrix = bm25.scores  # type: ignore[attr-defined]  # bm25s ships no type information
+        postings = Postings(data=np.asarray(matrix["data"], dtype=np.float32),
+                            indices=np.asarray(matrix["indices"]),
+                            indptr=np.asarray(matrix["indptr"]), documents=len(ids))
+        if not postings.columns_sorted():
+            raise ValueError("bm25s wrote postings out of passage order; keyword lookups "
+                             "rely on ascending order within each token")
+        vocab = _columns_only(bm25.vocab_dict, postings)  # type: ignore[attr-defined]  # untyped
+        return cls(ids, vocab, postings, korean, stemming, bm25=bm25,
+                   token_best=postings.token_best())
+
+    @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], *, korean: KoreanMode = "morph",
-              stemming: bool = True, show_progress: bool = False) -> "KeywordIndex":
+              stemming: bool = True, show_progress: bool = False) -> KeywordIndex:
         """Tokenise ``texts`` and index them; ``ids[i]`` names ``texts[i]``."""
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
         if len(set(ids)) != len(ids):
             raise ValueError("passage ids must be unique")
         if not ids:
-            return cls([], None, korean, stemming)
+            return cls([], {}, None, korean, stemming)
+        # bm25s (and scipy under it) is for building only: the read path never imports it.
         import bm25s
         from tqdm import tqdm
 
@@ -57,43 +135,40 @@ class KeywordIndex:
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=show_progress)
         log.debug("keyword index: %d passages, %d terms", len(ids), len(bm25.vocab_dict))
-        return cls(ids, bm25, korean, stemming)
+        return cls.from_bm25(ids, bm25, korean, stemming)
 
-    def scores(self, tokens: Sequence[str]) -> "KeywordScores":
-        """BM25 of every passage for query ``tokens`` (tokenised like the index), in one pass.
+    def scores(self, tokens: Sequence[str]) -> KeywordScores:
+        """One question's BM25 (for query ``tokens``, tokenised like the index), scored lazily.
 
-        The same scores serve the top-n candidates and every counterpart's lookup, so a
-        question is scored once (it used to be scored twice).
+        Nothing is scored over the whole corpus: the candidates' scores are looked up in
+        the question's posting lists, and the top-n is found by MaxScore (only passages
+        holding one of the question's rarer words can rank; see :meth:`KeywordScores.best`).
+        Scores are bm25s's own, summed in the same order and precision.
         """
-        if self._bm25 is None or not tokens:
-            return KeywordScores(self, np.zeros(len(self.ids), dtype=np.float32), 0.0)
-        ids = self._bm25.get_tokens_ids(list(tokens))  # type: ignore[attr-defined]
-        if not ids:
-            return KeywordScores(self, np.zeros(len(self.ids), dtype=np.float32), 0.0)
-        scores = np.asarray(self._bm25.get_scores(ids), dtype=np.float32)  # type: ignore[attr-defined]
-        return KeywordScores(self, scores, float(self._token_best()[ids].sum()))
+        ids = [self._vocab[t] for t in tokens if t in self._vocab]
+        if self._matrix is None or not ids:
+            return KeywordScores(self, None, np.zeros(0, dtype=np.int64), 0.0)
+        token_ids = np.asarray(ids, dtype=np.int64)
+        return KeywordScores(self, self._matrix, token_ids,
+                             float(self._token_best()[token_ids].sum()))
 
     def _token_best(self) -> np.ndarray:
         """Per vocabulary token, its best BM25 contribution to any passage (cached)."""
         best = self._best
         if best is None:
-            matrix = self._bm25.scores  # type: ignore[attr-defined]
-            data = np.asarray(matrix["data"], dtype=np.float32)
-            indptr = np.asarray(matrix["indptr"])
-            best = np.zeros(len(indptr) - 1, dtype=np.float32)
-            filled = np.flatnonzero(np.diff(indptr) > 0)
-            if len(filled):
-                best[filled] = np.maximum.reduceat(data, indptr[filled])
+            assert self._matrix is not None
+            best = self._matrix.token_best()
             self._best = best
         return best
 
     def knows(self, tokens: Iterable[str]) -> bool:
         """True when every token occurs somewhere in the indexed passages."""
-        vocab = self._bm25.vocab_dict if self._bm25 is not None else {}  # type: ignore[attr-defined]
-        return all(t in vocab for t in tokens)
+        return all(t in self._vocab for t in tokens)
 
     def position(self, pid: str) -> int | None:
         """Row of passage ``pid`` in the index (None if unknown)."""
+        if self._position is None:
+            self._position = {p: i for i, p in enumerate(self.ids)}
         return self._position.get(pid)
 
     def query_tokens(self, query: str) -> list[str]:
@@ -109,20 +184,25 @@ class KeywordIndex:
         return self.scores(self.query_tokens(query)).of(ids)
 
     def save(self, directory: Path) -> None:
-        """Write the index into ``directory`` (created if needed)."""
+        """Write a freshly built index into ``directory`` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"version": FORMAT_VERSION, "ids": self.ids, "korean": self.korean,
                 "stemming": self.stemming}
-        if self._bm25 is not None:
-            self._bm25.save(str(directory / "bm25"), show_progress=False)  # type: ignore[attr-defined]
+        if self._matrix is not None:
+            if self._bm25 is None:
+                raise ValueError("only a freshly built keyword index can be saved")
+            self._bm25.save(str(directory / _BM25_DIR),  # type: ignore[attr-defined]  # untyped
+                            show_progress=False)
+            np.save(directory / _BM25_DIR / _TOKEN_BEST, self._token_best())
         tmp = directory / (_META + ".tmp")
         tmp.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         tmp.replace(directory / _META)  # the metadata is written last: its presence means complete
 
     @classmethod
-    def load(cls, directory: Path) -> "KeywordIndex":
-        """Read an index written by :meth:`save`; raises ``FileNotFoundError``/``ValueError``."""
+    def load(cls, directory: Path) -> KeywordIndex:
+        """Read an index written by :meth:`save` (the score matrix memory-mapped); raises
+        ``FileNotFoundError``/``ValueError``."""
         directory = Path(directory)
         meta_path = directory / _META
         if not meta_path.is_file():
@@ -131,16 +211,34 @@ class KeywordIndex:
         if meta.get("version") != FORMAT_VERSION:
             raise ValueError(f"keyword index in {directory} has format {meta.get('version')},"
                              f" expected {FORMAT_VERSION}: rebuild it")
-        bm25 = None
-        if meta["ids"]:
-            import bm25s
+        korean, stemming = meta.get("korean", "morph"), meta.get("stemming", True)
+        if not meta["ids"]:
+            return cls([], {}, None, korean, stemming)
+        folder = directory / _BM25_DIR
+        params = json.loads((folder / _PARAMS).read_text(encoding="utf-8"))
+        if (folder / _NONOCCURRENCE).is_file() or params.get("method", "lucene") != "lucene":
+            raise ValueError(f"keyword index in {directory} is not Lucene BM25: rebuild it")
+        vocab = json.loads((folder / _VOCAB).read_text(encoding="utf-8"))
+        # Plain views of the maps: numpy's memmap subclass costs per indexing call.
+        postings = Postings(data=np.asarray(np.load(folder / _DATA, mmap_mode="r")),
+                            indices=np.asarray(np.load(folder / _INDICES, mmap_mode="r")),
+                            indptr=np.load(folder / _INDPTR), documents=len(meta["ids"]))
+        vocab = _columns_only(vocab, postings)
+        if len(vocab) != len(postings.indptr) - 1:
+            raise ValueError(f"keyword index in {directory} is damaged: rebuild it")
+        best_path = folder / _TOKEN_BEST
+        best = np.load(best_path) if best_path.is_file() else None
+        return cls(meta["ids"], vocab, postings, korean, stemming, token_best=best)
 
-            bm25 = bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
-        return cls(meta["ids"], bm25, meta.get("korean", "morph"), meta.get("stemming", True))
+
+def _columns_only(vocab: dict[str, int], postings: Postings) -> dict[str, int]:
+    """``vocab`` without the tokens that have no column (bm25s adds "" to every vocabulary)."""
+    columns = len(postings.indptr) - 1
+    return {token: i for token, i in vocab.items() if 0 <= i < columns}
 
 
 class KeywordScores:
-    """One question's BM25 over every passage, and the bound that normalises it.
+    """One question's BM25, and the bound that normalises it.
 
     ``bound`` is the sum, over the question's tokens, of each token's best contribution to
     any passage: no passage can score more, so ``score / bound`` is an absolute share in
@@ -149,29 +247,99 @@ class KeywordScores:
     corpus size. The fusion and the no-answer rule use that share, not raw BM25.
     """
 
-    def __init__(self, index: KeywordIndex, scores: np.ndarray, bound: float) -> None:
+    def __init__(self, index: KeywordIndex, postings: Postings | None, tokens: np.ndarray,
+                 bound: float) -> None:
         self.index = index
-        self.array = scores
+        self._postings = postings
+        self._tokens = tokens  # token ids in query order (repeats count, as in bm25s)
         self.bound = bound
+
+    @property
+    def empty(self) -> bool:
+        """True when the question matched no indexed token (every score is 0)."""
+        return self._postings is None or not len(self._tokens)
+
+    def at(self, numbers: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Raw BM25 (float32) of passages ``numbers``, looked up in the question's postings."""
+        rows = np.asarray(numbers, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        if self.empty or not len(rows):
+            return out
+        assert self._postings is not None
+        for token in self._tokens.tolist():  # query order: the sums match bm25s's bit for bit
+            passages, values = self._postings.column(token)
+            if not len(passages):
+                continue
+            where = np.searchsorted(passages, rows)
+            inside = where < len(passages)
+            where = np.where(inside, where, 0)
+            found = inside & (passages[where] == rows)
+            out[found] += values[where[found]]
+        return out
+
+    def best(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best passages (numbers, raw BM25), best first, score > 0 only; ties by
+        passage number.
+
+        MaxScore: the question's tokens in decreasing order of their best contribution; a
+        passage holding none of the first ``m`` scores at most the sum of the others' best.
+        Once the ``n``-th best score among the passages holding one of the first ``m``
+        exceeds that sum, no other passage can enter the top ``n``: only those are scored.
+        Common words (long postings, small contributions) are then looked up, not scanned.
+        """
+        if self.empty or n <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        assert self._postings is not None
+        unique, counts = np.unique(self._tokens, return_counts=True)
+        ceiling = self.index._token_best()[unique].astype(np.float64) * counts
+        order = np.argsort(-ceiling, kind="stable")
+        postings = self._postings
+        lengths = np.array([postings.length(int(t)) for t in unique[order]], dtype=np.int64)
+        for m in range(1, len(order) + 1):
+            if int(lengths[:m].sum()) > postings.documents // _DENSE_SHARE:
+                numbers, scores = self._every()  # most passages are candidates: score them all
+                break
+            essential = [postings.column(int(t))[0] for t in unique[order[:m]]]
+            numbers = (np.asarray(essential[0], dtype=np.int64) if m == 1 else
+                       np.unique(np.concatenate(essential)).astype(np.int64))
+            scores = self.at(numbers)
+            if m == len(order):
+                break
+            if len(numbers) >= n:
+                nth = float(np.partition(scores, len(scores) - n)[len(scores) - n])
+                if float(ceiling[order[m:]].sum()) * (1 + _BOUND_SLACK) < nth:
+                    break
+        keep = scores > 0
+        numbers, scores = numbers[keep], scores[keep]
+        if len(numbers) > 4 * n:
+            cut = np.argpartition(-scores, n - 1)[:n]
+            # Every passage tied with the n-th stays in, so ties still go by passage number.
+            keep = scores >= scores[cut].min()
+            numbers, scores = numbers[keep], scores[keep]
+        ranked = np.lexsort((numbers, -scores))[:n]
+        return numbers[ranked], scores[ranked]
+
+    def _every(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every passage's BM25 (numbers, scores) accumulated over the whole corpus, as bm25s."""
+        assert self._postings is not None
+        dense = np.zeros(self._postings.documents, dtype=np.float32)
+        for token in self._tokens.tolist():
+            passages, values = self._postings.column(token)
+            dense[passages] += values
+        numbers = np.flatnonzero(dense)
+        return numbers, dense[numbers]
 
     def top(self, n: int) -> list[tuple[str, float]]:
         """The ``n`` best passages as (id, raw BM25), best first, score > 0 only."""
-        scores = self.array
-        if scores.size == 0 or n <= 0:
-            return []
-        n = min(n, scores.size)
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.index.ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        numbers, scores = self.best(n)
+        pairs = zip(numbers.tolist(), scores.tolist(), strict=True)
+        return [(self.index.ids[i], float(s)) for i, s in pairs]
 
     def of(self, ids: Iterable[str]) -> dict[str, float]:
         """Raw BM25 of each of ``ids`` known to the index (0 included)."""
-        out: dict[str, float] = {}
-        for pid in ids:
-            i = self.index.position(pid)
-            if i is not None and self.array.size:
-                out[pid] = float(self.array[i])
-        return out
+        known = [(pid, i) for pid in ids if (i := self.index.position(pid)) is not None]
+        values = self.at([i for _, i in known])
+        return {pid: float(v) for (pid, _), v in zip(known, values.tolist(), strict=False)}
 
     def share(self, score: float) -> float:
         """``score`` as a share of the bound (0 when the question matched no token)."""

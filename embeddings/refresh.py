@@ -49,6 +49,7 @@ from embeddings.manifest import (
     swap_current,
 )
 from embeddings.passages import split_passages
+from embeddings.protocols import TextEncoder
 from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
 from settings.config import Settings
@@ -118,7 +119,7 @@ def refresh(
     *,
     full: bool = False,
     progress: Progress | None = None,
-    encoder: Encoder | None = None,
+    encoder: TextEncoder | None = None,
     store: Store | None = None,
     show_progress: bool = True,
     on_file: FileNote | None = None,
@@ -160,7 +161,7 @@ class _Run:
 
     settings: Settings
     store: Store
-    encoder_given: Encoder | None
+    encoder_given: TextEncoder | None
     full: bool
     root: Path
     report: RefreshReport
@@ -172,7 +173,7 @@ class _Run:
     paragraphs: list[Paragraph] = field(default_factory=list)
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         # Loaded only once ingest has run: a refresh with nothing new still needs its
         # fingerprint, but a broken corpus file is reported before the model loads.
         if self.encoder_given is None:
@@ -335,7 +336,7 @@ def _file_of_sentence(run: _Run, start: np.ndarray, i: int) -> str:
     return run.file_of(run.paragraphs[int(np.searchsorted(start, i, side="right")) - 1])
 
 
-def _embed(texts: Sequence[str], encoder: Encoder, cache: EmbeddingCache, full: bool,
+def _embed(texts: Sequence[str], encoder: TextEncoder, cache: EmbeddingCache, full: bool,
            report: RefreshReport, tell: Progress, show_progress: bool,
            on_text: Callable[[int], None] = lambda i: None) -> np.ndarray:
     """Vectors for ``texts``: from the cache where possible, the rest encoded (and cached).

@@ -16,35 +16,34 @@ answers correctly even after the store has ingested newer files.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # no stubs
 
 from corpus.models import Paragraph
-from settings.config import Settings
 from embeddings import fusion
 from embeddings.fusion import Candidate, Evidence
 from embeddings.index import DenseIndex
 from embeddings.keyword import KeywordIndex, KeywordScores
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
 from embeddings.models import Hit
+from embeddings.protocols import TextEncoder
 from embeddings.question import looks_like_name, question_language, topic_terms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
+from settings.config import Settings
 
 log = logging.getLogger(__name__)
 
-# Most dense rows fetched for one question while looking for every language's candidates.
-_MAX_FETCH = 4096
 # A language with fewer paragraphs than this share of the corpus (and fewer than
 # fusion.BASELINE_CANDIDATES) gets no candidates or baseline of its own.
 _MINOR_LANGUAGE = 0.1
 
 
 def collapse_translations(numbers: Sequence[int],
-                          aligned: dict[int, Sequence[int]]) -> list[int]:
+                          aligned: Mapping[int, Sequence[int]]) -> list[int]:
     """``numbers`` (best first) without the paragraphs whose translation ranks higher: a
     paragraph and its translation are one hit, shown together (also how ``dari eval`` ranks
     every method, so all are compared in the units users see)."""
@@ -74,7 +73,7 @@ class Retriever:
     """One loaded generation plus the encoder; ``search`` is safe to call from many threads."""
 
     def __init__(self, settings: Settings, manifest: Manifest, dense: DenseIndex,
-                 keyword: KeywordIndex, snapshot: Snapshot, encoder: Any,
+                 keyword: KeywordIndex, snapshot: Snapshot, encoder: TextEncoder,
                  sentences: StoredSentences | None = None) -> None:
         self.settings = settings
         self.sentences = sentences  # None for a generation built before sentence vectors
@@ -93,13 +92,23 @@ class Retriever:
         # (a few English-looking lines in a Korean corpus) has no meaningful baseline: its
         # paragraphs compete on the overall one, and only when they rank on their own.
         counts = np.bincount(snapshot.langs, minlength=len(LANG_CODES))
-        self._languages = [code for code, n in zip(LANG_CODES, counts)
+        self._languages = [code for code, n in zip(LANG_CODES, counts, strict=False)
                            if n >= min(fusion.BASELINE_CANDIDATES, _MINOR_LANGUAGE * len(snapshot))
                            and n > 0]
         # Dense rows of each paragraph: rows _row_order[_row_start[n]:_row_start[n + 1]].
         self._row_order = np.argsort(snapshot.rows, kind="stable")
         self._row_start = np.searchsorted(snapshot.rows[self._row_order],
                                           np.arange(len(snapshot) + 1))
+        # The products of a search are small (a few hundred rows): OpenBLAS's threads cost
+        # far more than they save, ten times more on a busy two-core machine (measured).
+        self._blas = ThreadpoolController().select(user_api="blas")
+        # Per language: a mask over the dense rows of its paragraphs, and how many there are
+        # (a language the first search leaves short is searched on its own rows).
+        row_langs = snapshot.langs[snapshot.rows]
+        self._language_rows: dict[str, tuple[np.ndarray, int]] = {}
+        for code in self._languages:
+            mask = row_langs == LANG_CODES[code]
+            self._language_rows[code] = (mask, int(mask.sum()))
 
     @property
     def generation(self) -> str:
@@ -107,12 +116,12 @@ class Retriever:
         return self.manifest.generation
 
     @classmethod
-    def load(cls, settings: Settings, store: Any = None, encoder: Any = None, *,
-             generation: str | None = None) -> "Retriever":
+    def load(cls, settings: Settings, encoder: TextEncoder | None = None, *,
+             generation: str | None = None) -> Retriever:
         """Load the live generation (or ``generation``); refuses one built by another model.
 
-        ``store`` is accepted for symmetry with the other loaders but not needed: the
-        generation carries its own snapshot. Raises :class:`NoIndex` when there is none and
+        The generation carries its own snapshot (no store needed); ``encoder`` defaults to
+        the configured model. Raises :class:`NoIndex` when there is none and
         :class:`IndexMismatch` (with the rebuild command) for another model or a damaged one.
         """
         root = index_root(settings.data_dir)
@@ -122,6 +131,8 @@ class Retriever:
         directory = root / name
         manifest = Manifest.read(directory)
         if encoder is None:
+            # sentence-transformers and torch take seconds to import: only when no encoder
+            # was given (the service and the tests pass theirs).
             from embeddings.encoder import Encoder
 
             encoder = Encoder.from_settings(settings)
@@ -160,28 +171,19 @@ class Retriever:
         translation of the very answer: in a mixed corpus the top ``n`` of any language can
         hold no paragraph of the other at all, and a raw cosine in one language does not
         compare with one in the other. Candidates are judged against their own language's
-        baseline (``fusion.Candidate.centre``).
+        baseline (``fusion.Candidate.centre``). One search over everything usually holds
+        every language's share; a language it leaves short is searched on its own rows.
         """
         want = max(n, fusion.BASELINE_CANDIDATES)
-        # Over-fetch: several passages may belong to one paragraph, and the question's own
-        # language fills the top of the list; widen until every language has its share.
-        fetch = want * 3
-        while True:
-            scores, rows = self.dense.search(query_vector, fetch)
-            valid = rows[0] >= 0
-            numbers = self.snapshot.rows[rows[0][valid]].tolist()
-            best: dict[int, float] = {}
-            for number, score in zip(numbers, scores[0][valid].tolist()):
-                best.setdefault(number, score)  # best first: a paragraph's first passage wins
-            per_language: dict[str, list[tuple[int, float]]] = {code: [] for code in self._languages}
-            for number, score in best.items():
-                code = self.snapshot.language_of(number)
-                if code in per_language:
-                    per_language[code].append((number, score))
-            short = any(len(v) < want for v in per_language.values())
-            if not short or fetch >= self.dense.ntotal or fetch >= _MAX_FETCH:
-                break
-            fetch = min(fetch * 4, _MAX_FETCH, self.dense.ntotal)
+        best = self._dense_best(query_vector, want, None)
+        per_language: dict[str, list[tuple[int, float]]] = {code: [] for code in self._languages}
+        for number, score in best.items():
+            code = self.snapshot.language_of(number)
+            if code in per_language:
+                per_language[code].append((number, score))
+        for code, pairs in per_language.items():
+            if len(pairs) < want and len(pairs) < self._language_rows[code][1]:
+                per_language[code] = list(self._dense_best(query_vector, want, code).items())
         top: dict[int, float] = {}
         for number, score in list(best.items())[:n]:
             top[number] = score
@@ -194,16 +196,31 @@ class Retriever:
             baselines.setdefault(code, overall)
         return top, baselines
 
+    def _dense_best(self, query_vector: np.ndarray, want: int, language: str | None
+                    ) -> dict[int, float]:
+        """At least ``want`` paragraphs (of ``language``, or any) by their best passage's
+        cosine, best first: rows are over-fetched (a paragraph may have several passages)
+        and widened until ``want`` distinct paragraphs are found or the rows run out."""
+        mask, available = self._language_rows[language] if language else (None, self.dense.ntotal)
+        fetch = want * 3
+        while True:
+            scores, rows = self.dense.search(query_vector, min(fetch, available), mask)
+            valid = rows[0] >= 0
+            numbers = self.snapshot.rows[rows[0][valid]].tolist()
+            best: dict[int, float] = {}
+            for number, score in zip(numbers, scores[0][valid].tolist(), strict=False):
+                best.setdefault(number, score)  # best first: a paragraph's first passage wins
+            if len(best) >= want or fetch >= available:
+                return best
+            fetch *= 4
+
     def _keyword_list(self, scores: KeywordScores, n: int, language: str | None) -> dict[int, float]:
         """The keyword side's candidates (paragraph number → raw BM25, matches only)."""
-        array = scores.array
-        fetch = min(array.size, n * 3 if language else n)
+        fetch = min(len(self.snapshot), n * 3 if language else n)
         if fetch <= 0:
             return {}
-        top = np.argpartition(-array, fetch - 1)[:fetch]
-        top = top[np.argsort(-array[top], kind="stable")]
-        top = top[array[top] > 0]
-        return self._top(top.tolist(), array[top].tolist(), n, language)
+        numbers, values = scores.best(fetch)
+        return self._top(numbers.tolist(), values.tolist(), n, language)
 
     def _top(self, numbers: list[int], scores: list[float], n: int,
              language: str | None) -> dict[int, float]:
@@ -211,7 +228,7 @@ class Retriever:
         code = LANG_CODES[language] if language else None
         best: dict[int, float] = {}
         overall = in_language = 0
-        for number, score in zip(numbers, scores):
+        for number, score in zip(numbers, scores, strict=False):
             if number in best:
                 continue
             mine = code is not None and self.snapshot.langs[number] == code
@@ -224,18 +241,15 @@ class Retriever:
         return best
 
     def _cosines(self, query_vector: np.ndarray, numbers: Sequence[int]) -> dict[int, float]:
-        """Exact cosine of every paragraph in ``numbers`` (best of its passages)."""
-        if not numbers:
+        """Exact cosine of every paragraph in ``numbers`` (best of its passages; 0 without)."""
+        if not len(numbers):
             return {}
-        groups = [self._row_order[self._row_start[n]:self._row_start[n + 1]] for n in numbers]
-        rows = np.concatenate(groups)
+        wanted = np.asarray(numbers, dtype=np.int64)
+        starts, ends = self._row_start[wanted], self._row_start[wanted + 1]
+        rows = self._row_order[_ranges(starts, ends)]
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
-        out: dict[int, float] = {}
-        at = 0
-        for n, group in zip(numbers, groups):
-            out[n] = float(cos[at:at + len(group)].max()) if len(group) else 0.0
-            at += len(group)
-        return out
+        best = _segment_max(cos, ends - starts)
+        return dict(zip(wanted.tolist(), best.tolist(), strict=False))
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
                    language: str | None = None) -> tuple[list[Candidate], dict[int, list[int]]]:
@@ -254,7 +268,7 @@ class Retriever:
         cosine = self._cosines(query_vector, every)
         sentence = (self.sentences.best(query_vector, every, cosine.__getitem__)
                     if self.sentences is not None else cosine)
-        array = scores.array
+        bm25 = dict(zip(every, scores.at(every).tolist(), strict=False))
         dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
         keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
         fallback = min(baselines.values(), default=0.0)
@@ -265,13 +279,12 @@ class Retriever:
             theirs = self.snapshot.language_of(partner[0]) if partner else mine
             out.append(Candidate(
                 id=x, language=mine, dense=cosine[x],
-                keyword=float(array[x]) if array.size else 0.0,
-                share=scores.share(float(array[x])) if array.size else 0.0,
+                keyword=bm25[x],
+                share=scores.share(bm25[x]),
                 sentence=sentence[x],
                 counterpart_dense=max((cosine[m] for m in partner), default=None),
                 counterpart_sentence=max((sentence[m] for m in partner), default=None),
-                counterpart_share=max((scores.share(float(array[m])) for m in partner
-                                       if array.size), default=0.0),
+                counterpart_share=max((scores.share(bm25[m]) for m in partner), default=0.0),
                 dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
                 centre=baselines.get(mine, fallback),
                 counterpart_centre=baselines.get(theirs, fallback)))
@@ -303,7 +316,8 @@ class Retriever:
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
         topic = topic_terms(query)
-        candidates, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language)
+        with self._blas.limit(limits=1):
+            candidates, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language)
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
         names = set(topic)
@@ -399,3 +413,23 @@ class Retriever:
         if not mine:
             return number  # only one language exists for this passage
         return min(mine)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(s, e)`` for every (s, e), vectorised."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+    return np.arange(total, dtype=np.int64) + offsets
+
+
+def _segment_max(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Max of each consecutive segment of ``values`` (``lengths`` of them; 0.0 if empty)."""
+    out = np.zeros(len(lengths), dtype=np.float64)
+    filled = lengths > 0
+    if filled.any():
+        starts = (np.cumsum(lengths) - lengths)[filled]
+        out[filled] = np.maximum.reduceat(values, starts)
+    return out

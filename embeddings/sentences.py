@@ -96,7 +96,8 @@ class StoredSentences:
         if not (directory / SENTENCES).is_file() or not (directory / SENTENCE_START).is_file():
             return None
         start = np.load(directory / SENTENCE_START)
-        vectors = np.load(directory / SENTENCES, mmap_mode="r")
+        # A plain view of the map: numpy's memmap subclass costs per indexing call.
+        vectors = np.asarray(np.load(directory / SENTENCES, mmap_mode="r"))
         if len(start) != paragraphs + 1 or int(start[-1]) != len(vectors):
             raise ValueError(f"sentence vectors in {directory} do not match its paragraphs")
         return cls(vectors, start)
@@ -108,10 +109,24 @@ class StoredSentences:
 
     def best(self, query_vector: np.ndarray, numbers: Sequence[int],
              fallback: Callable[[int], float]) -> dict[int, float]:
-        """Each paragraph's best sentence cosine (``fallback(n)`` for one-sentence ones)."""
+        """Each paragraph's best sentence cosine (``fallback(n)`` for one-sentence ones).
+
+        One gather and one product for all of ``numbers`` (a query scores a few hundred)."""
+        if not len(numbers):
+            return {}
+        wanted = np.asarray(numbers, dtype=np.int64)
+        starts, ends = self.start[wanted], self.start[wanted + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
         out: dict[int, float] = {}
-        q = np.asarray(query_vector, dtype=np.float32)
-        for n in numbers:
-            rows = self.of(n)
-            out[n] = float((rows @ q).max()) if rows is not None else fallback(n)
-        return out
+        if total:
+            offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+            rows = np.arange(total, dtype=np.int64) + offsets
+            cos = np.asarray(self.vectors[rows], dtype=np.float32) @ np.asarray(
+                query_vector, dtype=np.float32)
+            filled = lengths > 0
+            best = np.maximum.reduceat(cos, (np.cumsum(lengths) - lengths)[filled])
+            out = dict(zip(wanted[filled].tolist(), best.tolist()))
+        for n in wanted[lengths == 0].tolist():
+            out[n] = fallback(n)
+        return {n: out[n] for n in wanted.tolist()}

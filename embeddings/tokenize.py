@@ -37,7 +37,7 @@ STOPWORDS = frozenset(
     our ours ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up upon very was we
     were what when where which while who whom why will with would you your yours yourself
-    yourselves s t don ll ve re d m o y whose shall may might must said says say mr ms one""".split()
+    yourselves s t don ll ve re d m o y whose shall may might must said says say mr ms one""".split()  # noqa: SIM905 - reads as text
 )
 
 _kiwi_lock = threading.Lock()

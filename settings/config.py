@@ -57,14 +57,17 @@ class EmbeddingsConfig:
 
 @dataclass(frozen=True)
 class IndexConfig:
-    # Above this many passages the dense index is approximate (HNSW) instead of exact.
-    approximate_above: int = 200_000
+    # Above this many passages the dense index is approximate (HNSW over 8-bit codes, exact
+    # re-ranking) instead of exact: an exact scan of 50k rows already costs ~5 ms a query.
+    approximate_above: int = 50_000
     # Graph degree: 16 builds 1.6x faster than 32 at recall@10 ≈ 0.99 with ef_search 128
     # (bench/ask.py on clustered synthetic vectors).
     hnsw_m: int = 16
     # Search breadth: at 1M synthetic vectors 512 costs ~2 ms a query (the query encoding
     # costs hundreds) for recall@10 0.86 instead of 0.75 at 128.
     hnsw_ef_search: int = 512
+    # Build breadth: FAISS's default (40); wider builds a better graph, slower.
+    hnsw_ef_construction: int = 40
     # A refresh the bot starts (/reindex, /add-article, periodic) that runs longer is
     # stopped; the previous index keeps answering. 0 means no limit.
     max_refresh_minutes: float = 60.0
@@ -248,6 +251,7 @@ def _validate(settings: Settings, file: Path) -> None:
     positive("[index].approximate_above", settings.index.approximate_above)
     positive("[index].hnsw_m", settings.index.hnsw_m)
     positive("[index].hnsw_ef_search", settings.index.hnsw_ef_search)
+    positive("[index].hnsw_ef_construction", settings.index.hnsw_ef_construction)
     positive("[retrieval].top_k", settings.retrieval.top_k)
     positive("[retrieval].candidates", settings.retrieval.candidates)
     positive("[retrieval].max_per_article", settings.retrieval.max_per_article)

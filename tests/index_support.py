@@ -11,10 +11,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from embeddings.protocols import TextEncoder
 from settings.config import Settings, load_settings
 from tests.conftest import REPO, SEED_FILES, SEEDS, write_config
 
@@ -108,7 +108,7 @@ def start_dari(settings: Settings, *args: str, env: dict[str, str] | None = None
 
 
 @pytest.fixture(scope="session")
-def index_encoder(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path) -> Any:
+def index_encoder(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path) -> TextEncoder:
     """The real encoder, loaded once for the index tests."""
     from embeddings.encoder import Encoder
 
@@ -118,7 +118,7 @@ def index_encoder(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Pa
 
 @pytest.fixture(scope="session")
 def warm_cache(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
-               index_encoder: Any) -> Path:
+               index_encoder: TextEncoder) -> Path:
     """An embedding-cache file holding the vectors of the seed and extra articles."""
     import sqlite3
 
@@ -138,7 +138,7 @@ def warm_cache(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory, shared_model_dir: Path,
-            index_encoder: Any, warm_cache: Path) -> Settings:
+            index_encoder: TextEncoder, warm_cache: Path) -> Settings:
     """Settings of a corpus (seed + extra article) that has been indexed once; read-only."""
     from embeddings.refresh import refresh
 

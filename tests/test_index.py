@@ -63,7 +63,7 @@ def test_size_rule_switches_to_hnsw_with_good_recall(tmp_path: Path) -> None:
     queries = unit_vectors(50, dim=32, seed=2)
     _, approx = loaded.search(queries, 10)
     exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
-    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact, strict=False)])
     assert recall > 0.9
 
 
@@ -123,7 +123,7 @@ def test_cache_round_trip_keyed_by_text_and_fingerprint(tmp_path: Path) -> None:
     digests = [text_digest(t) for t in ("one", "two", "three")]
     assert text_digest("one") != text_digest("one", kind="query")
     with EmbeddingCache.for_data_dir(tmp_path) as cache:
-        cache.put_many(zip(digests, vectors), "fp-a")
+        cache.put_many(zip(digests, vectors, strict=False), "fp-a")
         got = cache.get_many(digests + ["absent"], "fp-a", 8)
         assert set(got) == set(digests)
         assert np.allclose(got[digests[1]], vectors[1])

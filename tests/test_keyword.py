@@ -75,3 +75,36 @@ def test_empty_and_invalid_builds(tmp_path: Path) -> None:
     assert len(KeywordIndex.load(tmp_path / "e")) == 0
     with pytest.raises(ValueError):
         KeywordIndex.build(["a", "a"], ["x", "y"])
+
+
+def test_sparse_scoring_matches_bm25s_over_the_whole_corpus(tmp_path: Path) -> None:
+    """Lookups and the MaxScore top-n give bm25s's own scores, bit for bit, for questions
+    of rare and common words (the dense fallback included), before and after a reload."""
+    import bm25s
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    vocab = [f"w{i}" for i in range(400)]
+    docs = [[vocab[w] for w in (rng.zipf(1.3, 12) - 1) % len(vocab)] for _ in range(3000)]
+    ids = [f"p{i}" for i in range(len(docs))]
+    reference = bm25s.BM25()
+    reference.index(docs, show_progress=False)
+    built = KeywordIndex.from_bm25(ids, reference)
+    built.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    questions = [["w0", "w1"], ["w399", "w0"], ["w5", "w5", "w77", "w2"], ["w300"],
+                 ["unknown"], [vocab[i] for i in rng.choice(60, 6)]]
+    questions += [[vocab[i] for i in (rng.zipf(1.3, 5) - 1) % len(vocab)] for _ in range(30)]
+    for index in (built, loaded):
+        for question in questions:
+            known = [t for t in question if t in reference.vocab_dict]
+            full = (reference.get_scores(known) if known
+                    else np.zeros(len(docs), dtype=np.float32))
+            scores = index.scores(question)
+            assert np.array_equal(scores.at(np.arange(len(docs))), full.astype(np.float32))
+            for n in (1, 10, 150):
+                numbers, values = scores.best(n)
+                order = np.lexsort((np.arange(len(docs)), -full))
+                expected = [i for i in order if full[i] > 0][:n]
+                assert numbers.tolist() == expected
+                assert np.array_equal(values, full[expected].astype(np.float32))

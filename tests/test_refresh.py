@@ -74,7 +74,7 @@ def test_incremental_refresh_encodes_only_what_changed(tmp_path: Path, shared_mo
     assert changed.encoded == 1 and changed.cached == 7
     assert changed.ingest.updated == [JEJU]
     assert changed.aligned_articles == 1
-    live = Retriever.load(settings, None, index_encoder)
+    live = Retriever.load(settings, index_encoder)
     assert live.generation == changed.generation
     assert any(NEW_SENTENCE in t for t in texts_of(live))
     assert not any(OLD_SENTENCE in t for t in texts_of(live))
@@ -86,7 +86,7 @@ def test_incremental_refresh_encodes_only_what_changed(tmp_path: Path, shared_mo
     removed = refresh(settings, encoder=index_encoder, show_progress=False)
     assert removed.ingest.removed == [NOTE]
     assert removed.encoded == 0 and removed.paragraphs == 6 and removed.passages == 6
-    live = Retriever.load(settings, None, index_encoder)
+    live = Retriever.load(settings, index_encoder)
     assert all(p.article_id != NOTE for p in live.snapshot.all_paragraphs())
     assert all(h.article.id != NOTE for h in live.search("overnight ferry from Mokpo", k=5))
 
@@ -94,7 +94,7 @@ def test_incremental_refresh_encodes_only_what_changed(tmp_path: Path, shared_mo
     (corpus / NOTE_NAME).write_text(NOTE_ARTICLE, encoding="utf-8")
     back = refresh(settings, encoder=index_encoder, show_progress=False)
     assert back.encoded == 0 and back.cached == back.passages == 8
-    hits = Retriever.load(settings, None, index_encoder).search("overnight ferry from Mokpo", k=1)
+    hits = Retriever.load(settings, index_encoder).search("overnight ferry from Mokpo", k=1)
     assert hits and hits[0].article.id == NOTE
 
     # Only the live generation and the previous one are kept.
@@ -117,13 +117,13 @@ def test_index_of_another_model_is_refused_then_rebuilt(tmp_path: Path, shared_m
     data.update(model="some/other-model", fingerprint="0" * 64)
     (gen_dir / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(IndexMismatch) as err:
-        Retriever.load(settings, None, index_encoder)
+        Retriever.load(settings, index_encoder)
     assert "some/other-model" in str(err.value) and "dari index --full" in str(err.value)
     # A normal refresh sees the live index does not match this model and rebuilds it
     # (the cached vectors are keyed by the real fingerprint, so nothing is re-encoded).
     rebuilt = refresh(settings, encoder=index_encoder, show_progress=False)
     assert not rebuilt.up_to_date and rebuilt.encoded == 0
-    assert Retriever.load(settings, None, index_encoder).manifest.fingerprint == index_encoder.fingerprint
+    assert Retriever.load(settings, index_encoder).manifest.fingerprint == index_encoder.fingerprint
 
 
 def test_second_refresh_is_refused_while_one_runs(tmp_path: Path, shared_model_dir: Path,
@@ -194,7 +194,7 @@ def test_refresh_killed_at_any_point_leaves_the_old_index_working(
         live = read_current(root)
         expected_new = point == "swapped"  # killed after the swap: the new one is live
         assert (live != old) if expected_new else (live == old), point
-        retriever = Retriever.load(settings, None, index_encoder)
+        retriever = Retriever.load(settings, index_encoder)
         assert retriever.manifest.count == retriever.dense.ntotal
         hits = retriever.search(query, k=3, language="en")
         assert hits and hits[0].article.id == JEJU, point
@@ -211,7 +211,7 @@ def test_refresh_killed_at_any_point_leaves_the_old_index_working(
     final = run_dari(settings, "index")
     assert final.returncode == 0, final.stderr[-3000:]
     live = read_current(root)
-    retriever = Retriever.load(settings, None, index_encoder)
+    retriever = Retriever.load(settings, index_encoder)
     assert any(NEW_SENTENCE in t for t in texts_of(retriever))
     names = {p.name for p in root.iterdir()}
     assert len(names) == 3 and "CURRENT" in names and live in names

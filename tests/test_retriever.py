@@ -18,8 +18,8 @@ JEJU = "jeju-tangerines"
 
 
 @pytest.fixture(scope="module")
-def retriever(indexed: Settings, index_encoder: Any) -> Retriever:
-    return Retriever.load(indexed, None, index_encoder)
+def retriever(indexed: Settings, index_encoder: Any) -> Retriever:  # noqa: F811 - fixtures
+    return Retriever.load(indexed, index_encoder)
 
 
 def test_english_question_finds_the_article_with_metadata_and_korean_counterpart(
@@ -68,21 +68,21 @@ def test_one_article_does_not_fill_every_slot(retriever: Retriever) -> None:
     assert len(ids) == len(set(ids))  # passages of one paragraph collapse to one hit
 
 
-def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:
+def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:  # noqa: F811 - fixtures
     wide = dataclasses.replace(
         indexed, retrieval=dataclasses.replace(indexed.retrieval, max_per_article=5, min_score=-1e9))
-    r = Retriever.load(wide, None, index_encoder)
+    r = Retriever.load(wide, index_encoder)
     hits = r.search("South Korea, the United States and Japan security cooperation", k=10,
                     language="en")
     assert sum(1 for h in hits if h.article.id == SEED) == 5
 
 
-def test_empty_query_and_missing_index(retriever: Retriever, indexed: Settings,
-                                       index_encoder: Any, tmp_path: Any) -> None:
+def test_empty_query_and_missing_index(retriever: Retriever, indexed: Settings,  # noqa: F811 - fixtures
+                                       index_encoder: Any, tmp_path: Any) -> None:  # noqa: F811 - fixtures
     assert retriever.search("   ") == []
     empty = dataclasses.replace(indexed, paths=dataclasses.replace(indexed.paths, data_dir=tmp_path))
     with pytest.raises(NoIndex, match="dari index"):
-        Retriever.load(empty, None, index_encoder)
+        Retriever.load(empty, index_encoder)
 
 
 def test_translation_pairs_are_one_hit(retriever: Retriever) -> None:
