@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]  # no stubs
+from threadpoolctl import ThreadpoolController
 
 from corpus.models import Paragraph
 from embeddings import fusion

@@ -16,6 +16,8 @@ import threading
 from functools import lru_cache
 from typing import Literal
 
+from kiwipiepy import Kiwi
+
 log = logging.getLogger(__name__)
 
 KoreanMode = Literal["morph", "bigram"]
@@ -44,10 +46,8 @@ _kiwi_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _kiwi():  # type: ignore[no-untyped-def]
+def _kiwi() -> Kiwi:
     """The shared Kiwi analyser (loading its model takes a few seconds, so only once)."""
-    from kiwipiepy import Kiwi
-
     log.debug("loading kiwipiepy model")
     return Kiwi()
 
