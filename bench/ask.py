@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,8 +31,24 @@ from typing import Any
 
 import numpy as np
 
+from corpus.models import AlignmentPair, Article, Paragraph
+from embeddings.manifest import (
+    KEYWORD_DIR,
+    Manifest,
+    index_root,
+    new_generation_name,
+    read_current,
+    swap_current,
+)
 from embeddings.protocols import TextEncoder
-from settings.config import Settings
+from embeddings.sentences import SENTENCE_START, SENTENCES
+from embeddings.snapshot import write_snapshot
+from embeddings.tokenize import tokenize
+from settings.config import Settings, load_settings
+
+# Each step (build, measure, realistic) runs in a process of its own, and the measure step
+# reports the RSS of the ask path: the libraries only building needs (bm25s) and the heavy
+# ones (faiss, the model, psutil) are imported inside the step that uses them.
 
 log = logging.getLogger("bench.ask")
 
@@ -51,9 +68,7 @@ REALISTIC_SIZE = 1_000_000  # the size at which recall on realistic vectors is r
 
 def _settings(data_dir: Path) -> Settings:
     """The project's settings with the bench's data dir, keeping the usual model dir."""
-    import dataclasses
 
-    from settings.config import load_settings
 
     base = load_settings(None, check_corpus=False)
     settings = base.with_overrides(data_dir=data_dir)
@@ -63,7 +78,6 @@ def _settings(data_dir: Path) -> Settings:
 
 def _vocabulary(rng: np.random.Generator) -> list[str]:
     """Pseudo-words that the keyword tokeniser keeps as they are (no stemming, no stop words)."""
-    from embeddings.tokenize import tokenize
 
     syllables = ["ka", "to", "mi", "ne", "ru", "sa", "po", "li", "de", "vo", "an", "ri", "su",
                  "te", "mo", "gu", "bi", "ha", "jo", "ze"]
@@ -78,7 +92,6 @@ def _vocabulary(rng: np.random.Generator) -> list[str]:
 def synthetic_corpus(n: int, rng: Any) -> tuple[list[str], Any, list[Any], list[Any], dict[str, Any]]:
     """Articles of 5 English + 5 "Korean" paragraphs aligned 1–1; each paragraph is five
     six-word sentences, so answer building trims it like a real one (sentence encoding)."""
-    from corpus.models import AlignmentPair, Article, Paragraph
 
     vocab = _vocabulary(rng)
     words = ((rng.zipf(1.15, n * WORDS_PER_PARAGRAPH) - 1) % VOCAB).reshape(n, WORDS_PER_PARAGRAPH)
@@ -123,8 +136,6 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     from embeddings.encoder import Encoder
     from embeddings.index import DenseIndex
     from embeddings.keyword import KeywordIndex
-    from embeddings.manifest import KEYWORD_DIR, Manifest, index_root, new_generation_name, swap_current
-    from embeddings.snapshot import write_snapshot
 
     settings = _settings(data_dir)
     encoder = Encoder.from_settings(settings)
@@ -176,7 +187,6 @@ def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Genera
     """Stored sentence vectors as a refresh writes them (float16, ``embeddings.sentences``):
     each paragraph's five sentences near its own vector."""
 
-    from embeddings.sentences import SENTENCE_START, SENTENCES
 
     n, dim = vectors.shape
     per = SENTENCES_PER_PARAGRAPH
@@ -231,7 +241,6 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
 def _real_passages(limit: int) -> list[str]:
     """Up to ``limit`` real paragraphs (English and Korean): the bundled articles and the
     evaluation corpora when built (``make eval``), first 600 characters each."""
-    import re
 
     folders = [REPO / "articles", *sorted((REPO / "build" / "eval").glob("*/corpus"))]
     texts: list[str] = []
@@ -419,9 +428,7 @@ def _restamp(data_dir: Path, encoder: TextEncoder) -> None:
     Its vectors are synthetic, so they do not depend on the model; only the manifest names
     one (and ``Retriever.load`` rightly refuses another model's index).
     """
-    import dataclasses
 
-    from embeddings.manifest import Manifest, index_root, read_current
 
     root = index_root(data_dir)
     directory = root / (read_current(root) or "")
@@ -438,7 +445,6 @@ def _recall_at(build: dict[str, Any], ef_search: int) -> float | None:
 
 
 def _cached(data_dir: Path) -> bool:
-    from embeddings.manifest import Manifest, index_root, read_current
 
     name = read_current(index_root(data_dir))
     if name is None:
