@@ -31,6 +31,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from corpus.store import apply_migrations
+
 log = logging.getLogger(__name__)
 
 FEEDBACK_FILE = "feedback.sqlite3"
@@ -236,13 +238,8 @@ class FeedbackStore:
                 raise FeedbackError(
                     f"{self.path}: schema version {version} is newer than this Dari supports "
                     f"({SCHEMA_VERSION}); use a newer Dari or another data directory")
-            for number in range(version + 1, SCHEMA_VERSION + 1):
-                log.info("feedback %s: migrating schema to version %d", self.path, number)
-                with self._transaction():
-                    for statement in MIGRATIONS[number - 1].split(";"):
-                        if statement.strip():
-                            self._conn.execute(statement)
-                    self._conn.execute(f"PRAGMA user_version = {number}")
+            apply_migrations(self._conn, MIGRATIONS, version, self._transaction,
+                             f"feedback {self.path}")
 
     @property
     def schema_version(self) -> int:

@@ -17,8 +17,8 @@ import logging
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -77,6 +77,19 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def apply_migrations(conn: sqlite3.Connection, migrations: Sequence[str], version: int,
+                     transaction: Callable[[], AbstractContextManager[object]], label: str) -> None:
+    """Upgrade a SQLite file from schema ``version`` to ``len(migrations)``, one version per
+    transaction (``PRAGMA user_version`` records each): a crash leaves a whole version."""
+    for number in range(version + 1, len(migrations) + 1):
+        log.info("%s: migrating schema to version %d", label, number)
+        with transaction():
+            for statement in migrations[number - 1].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
 
 _ARTICLE_COLUMNS = (
     "id", "title", "title_ko", "outlet", "country", "published", "author", "translator",
@@ -163,13 +176,7 @@ class Store:
                 f"{self.path}: schema version {version} is newer than this Dari supports "
                 f"({SCHEMA_VERSION}); use a newer Dari or another --data directory"
             )
-        for number in range(version + 1, SCHEMA_VERSION + 1):
-            log.info("store %s: migrating schema to version %d", self.path, number)
-            with self.transaction():
-                for statement in MIGRATIONS[number - 1].split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-                self._conn.execute(f"PRAGMA user_version = {number}")
+        apply_migrations(self._conn, MIGRATIONS, version, self.transaction, f"store {self.path}")
 
     @property
     def schema_version(self) -> int:
