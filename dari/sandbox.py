@@ -264,13 +264,7 @@ class Sandbox:
         cursor = self.emu.cursor()
         inter = await self.emu.invoke_command(self.user, name, plain, channel_id=channel,
                                               subcommand=subcommand, attachments=attachments)
-        try:
-            await inter.wait_done(timeout=self.reply_timeout, quiet=self.quiet)
-        except TimeoutError as exc:
-            self.show(cursor)
-            self.say(f"(no complete reply: {exc})")
-            return
-        self.show(cursor)
+        await self._finish(inter, cursor)
 
     async def click(self, arg: str) -> None:
         """``/click N``: click button N of the latest message with buttons."""
