@@ -265,6 +265,11 @@ class Judge:
         self._relative = sorted(((c.relative_evidence, c.id) for c in candidates), reverse=True)
         self.question = self._question(candidates)
 
+    def ranking(self) -> list[tuple[int, float]]:
+        """The candidates as ``fuse(candidates, "pooled", language)`` ranks them, from the
+        scores the rule already computed (the search needs both)."""
+        return [(c.id, self._score[c.id]) for c in self._ranked]
+
     def _question(self, candidates: Sequence[Candidate]) -> Evidence:
         if not candidates:
             return Evidence(self.language, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)

@@ -333,7 +333,7 @@ class Retriever:
         if not fusion.answerable(evidence, terms, threshold):
             return []
         by_id = {c.id: c for c in candidates}
-        scored = fusion.fuse(candidates, method, asked_in)
+        scored = judge.ranking() if method == "pooled" else fusion.fuse(candidates, method, asked_in)
         if language:
             code = LANG_CODES[language]
             scored = [(x, sc) for x, sc in scored if self.snapshot.langs[x] == code]

@@ -43,3 +43,12 @@ def test_one_language_index_ranks_as_before_up_to_a_shift() -> None:
     assert _ranked(cands, "ko") == [1, 2, 0]
     gap = scores[1] - scores[0]
     assert abs(gap - (fusion.KEYWORD_WEIGHT * 0.8) * (1 + fusion.OWN_WEIGHT)) < 1e-9
+
+
+def test_the_judge_ranks_as_fuse_does() -> None:
+    # The search takes its ranking from the no-answer rule's scores instead of fusing twice.
+    cands = [Candidate(id=i, language=lang, dense=d, sentence=d, share=s, centre=0.8)
+             for i, (lang, d, s) in enumerate((("en", 0.84, 0.2), ("ko", 0.86, 0.0),
+                                                ("en", 0.84, 0.9), ("en", 0.83, 0.9)))]
+    for asked_in in ("en", "ko"):
+        assert fusion.Judge(cands, asked_in).ranking() == fusion.fuse(cands, "pooled", asked_in)
