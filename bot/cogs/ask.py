@@ -70,17 +70,7 @@ class AskCog(commands.Cog):
     @app_commands.describe(question=cmd("ask.question.desc"))
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         """/ask: the answer, in the channel, visible to all."""
-        language_of(interaction, question)
-        # Checks first so their replies can still be ephemeral (before the public defer).
-        text = validate_question(question, self.bot.settings.discord.max_question_chars)
-        self.cooldown.check(interaction.user.id)
-        await defer(interaction, ephemeral=False)
-        answer = await asyncio.to_thread(self.bot.service.ask, text)
-        lang = language_of(interaction, text)
-        view = await log_and_view(self.bot, answer, question=text, searched=text, lang=lang,
-                                  kind="ask", guild_id=interaction.guild_id,
-                                  channel_id=interaction.channel_id)
-        await send_pages(interaction, render_answer(answer, lang), view=view)
+        await self._answer(interaction, question, kind="ask", private=False)
 
     async def ask_message(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """"Ask Dari" on a message: its text answered privately, with a button to post it."""
@@ -88,15 +78,23 @@ class AskCog(commands.Cog):
         language_of(interaction, text)
         if not text.strip():
             raise UserFacingError("context.empty")
+        await self._answer(interaction, text, kind="context", private=True)
+
+    async def _answer(self, interaction: discord.Interaction, text: str, *, kind: str,
+                      private: bool) -> None:
+        """Check, search and reply to an interaction's question (privately, with a button to
+        post it, for ``private``), logging the answer for its buttons."""
+        language_of(interaction, text)
+        # Checks first so their replies can still be ephemeral (before a public defer).
         question = validate_question(text, self.bot.settings.discord.max_question_chars)
         self.cooldown.check(interaction.user.id)
-        await defer(interaction, ephemeral=True)
+        await defer(interaction, ephemeral=private)
         answer = await asyncio.to_thread(self.bot.service.ask, question)
         lang = language_of(interaction, question)
         view = await log_and_view(self.bot, answer, question=question, searched=question, lang=lang,
-                                  kind="context", guild_id=interaction.guild_id,
-                                  channel_id=interaction.channel_id, post=True)
-        await send_pages(interaction, render_answer(answer, lang), ephemeral=True, view=view)
+                                  kind=kind, guild_id=interaction.guild_id,
+                                  channel_id=interaction.channel_id, post=private)
+        await send_pages(interaction, render_answer(answer, lang), ephemeral=private, view=view)
 
     # --- messages ---------------------------------------------------------------------
 
