@@ -41,6 +41,7 @@ from embeddings.manifest import (
     swap_current,
 )
 from embeddings.protocols import TextEncoder
+from embeddings.sentence_terms import save_units
 from embeddings.sentences import SENTENCE_START, SENTENCES
 from embeddings.snapshot import write_snapshot
 from embeddings.tokenize import tokenize
@@ -60,7 +61,7 @@ WORDS_PER_PARAGRAPH = 30
 VOCAB = 20_000
 CLUSTER_SIZE = 50  # topics grow with the corpus: local density stays that of a real one
 RECALL_QUERIES = 200
-FORMAT = 4  # bump when the synthetic data or the generation layout changes
+FORMAT = 5  # bump when the synthetic data or the generation layout changes
 SENTENCES_PER_PARAGRAPH = WORDS_PER_PARAGRAPH // 6  # synthetic_corpus writes six-word sentences
 REAL_PASSAGES = 2000  # real paragraphs encoded once to fit the "realistic" vector distribution
 REALISTIC_SIZE = 1_000_000  # the size at which recall on realistic vectors is reported
@@ -170,6 +171,7 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     bm25.index(Tokenized(ids=words.tolist(), vocab={w: i for i, w in enumerate(vocab)}),
                show_progress=True)
     KeywordIndex.from_bm25([p.id for p in paragraphs], bm25).save(directory / KEYWORD_DIR)
+    _write_sentence_terms(directory / KEYWORD_DIR, words)
     figures["keyword_build_s"] = round(time.perf_counter() - t, 1)
 
     t = time.perf_counter()
@@ -181,6 +183,19 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
              extra={"bench": figures, "format": FORMAT}).write(directory)
     swap_current(root, gen)
     return figures
+
+
+def _write_sentence_terms(directory: Path, words: np.ndarray) -> None:
+    """Each synthetic sentence's vocabulary as a refresh stores it (``embeddings.sentence_terms``):
+    the sorted distinct word ids of its six words (a word's id is its keyword column)."""
+    per = SENTENCES_PER_PARAGRAPH
+    units = np.sort(words[:, : per * 6].reshape(-1, 6), axis=1)
+    keep = np.ones(units.shape, dtype=bool)
+    keep[:, 1:] = units[:, 1:] != units[:, :-1]
+    unit_start = np.zeros(len(units) + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=unit_start[1:])
+    paragraph_units = np.arange(0, len(units) + 1, per, dtype=np.int64)
+    save_units(directory, units[keep].astype(np.int32), unit_start, paragraph_units)
 
 
 def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Generator) -> None:

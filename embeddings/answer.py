@@ -45,19 +45,22 @@ def trim(text: str, language: str, question_vector: np.ndarray | None, encoder: 
 
 
 def _relevant_sentences(sentences: list[str], question: str, question_vector: np.ndarray | None,
-                        vectors: np.ndarray | None, max_sentences: int) -> list[int] | None:
+                        vectors: np.ndarray | None, max_sentences: int,
+                        coverage: np.ndarray | None = None) -> list[int] | None:
     """Indices of the ``max_sentences`` sentences to quote, in order; None when the
     paragraph is short enough to quote whole.
 
     A sentence's evidence is its cosine with the question plus TERM_WEIGHT × the share of
     the question's topic terms it contains: the answering sentence shares the question's
     names and terms ("한·미·일 … 문제"), which the cosine alone undervalues next to a sentence
-    that merely echoes the question's wording. TRIM_MODE "window" quotes the best contiguous
+    that merely echoes the question's wording. ``coverage`` is that share as the index
+    stores it (IDF-weighted, the ranking's sentence evidence); without it the sentences are
+    tokenised now and every topic term counts the same. TRIM_MODE "window" quotes the best contiguous
     run instead (measured lower; see the constants).
     """
     if len(sentences) <= max_sentences:
         return None
-    scores = _sentence_scores(sentences, question, question_vector, vectors)
+    scores = _sentence_scores(sentences, question, question_vector, vectors, coverage)
     if TRIM_MODE == "topk":
         return sorted(np.argsort(-scores, kind="stable")[:max_sentences].tolist())
     best = int(np.argmax(scores))
@@ -126,11 +129,14 @@ def sentence_vectors(sentences: Sequence[str], encoder: TextEncoder) -> np.ndarr
 
 
 def _sentence_scores(sentences: list[str], question: str, question_vector: np.ndarray | None,
-                     vectors: np.ndarray | None) -> np.ndarray:
+                     vectors: np.ndarray | None, coverage: np.ndarray | None = None) -> np.ndarray:
     """Each sentence's evidence for the question: cosine plus weighted topic-term share."""
-    terms = set(topic_terms(question))
-    share = np.array([len(terms & set(tokenize(s))) / len(terms) if terms else 0.0
-                      for s in sentences], dtype=np.float32)
+    if coverage is not None and len(coverage) == len(sentences):
+        share = np.asarray(coverage, dtype=np.float32)
+    else:
+        terms = set(topic_terms(question))
+        share = np.array([len(terms & set(tokenize(s))) / len(terms) if terms else 0.0
+                          for s in sentences], dtype=np.float32)
     if vectors is None or question_vector is None:
         return share
     cosine = vectors @ np.asarray(question_vector, dtype=np.float32)
@@ -174,7 +180,9 @@ def build_answer(question: str, hits: Sequence[Hit], *, passages: int, max_sente
         split = split_sentences(hit.paragraph.text, hit.paragraph.language)
         long = len(split) > max_sentences
         vectors = _vectors_for(hit.paragraph, split, encoder, sentences) if long else None
-        keep = _relevant_sentences(split, question, query_vector, vectors, max_sentences)
+        coverage = sentences.sentence_coverage_of(hit.paragraph, question) \
+            if long and sentences is not None else None
+        keep = _relevant_sentences(split, question, query_vector, vectors, max_sentences, coverage)
         quotes.append(hit.paragraph.text.strip() if keep is None else _join(split, keep))
         shown: list[str] = []
         quoted: np.ndarray | None = None

@@ -49,6 +49,11 @@ SENTENCE_WEIGHT = 0.75
 # of the asker's language above the one translation that answers (see ``keyword_top``).
 KEYWORD_WEIGHT = 0.06
 CROSS_KEYWORD_WEIGHT = 0.02
+# Weight of the sentence-level keyword evidence (``embeddings.sentence_terms``): how far a
+# paragraph's best window of two sentences falls behind the best candidate's in covering the
+# question's IDF-weighted words. It separates the paragraph a question was written about from
+# its neighbours in the same article, which share the article's words (paragraph BM25 cannot).
+SENTENCE_KEYWORD_WEIGHT = 0.12
 # Weight of a paragraph's own evidence added for ties (small: it orders, it does not rank).
 OWN_WEIGHT = 0.1
 RRF_K = 60
@@ -83,6 +88,9 @@ class Candidate:
     counterpart_dense: float | None = None  # best cosine among its aligned translations
     counterpart_sentence: float | None = None  # best sentence cosine among its translations
     counterpart_share: float = 0.0  # best keyword share among its aligned translations
+    # Best coverage of the question's words by a window of two sentences (None: not stored).
+    sentence_share: float | None = None
+    counterpart_sentence_share: float | None = None  # the same, best among its translations
     dense_rank: int | None = None  # rank in the dense side's list (None: not in it)
     keyword_rank: int | None = None  # rank in the keyword side's list
     # The question's cosine baseline in this paragraph's language and in its translation's
@@ -136,6 +144,12 @@ class Candidate:
         return self.counterpart_share, self.share
 
 
+    def sentence_side(self, asked_in: str) -> float | None:
+        """Sentence-level coverage in the question's language (own, or the translation's
+        when the paragraph is in the other language); None when it cannot be known."""
+        return self.sentence_share if self.language == asked_in else self.counterpart_sentence_share
+
+
 def can_match(c: Candidate, asked_in: str) -> bool:
     """Can the question's words occur in ``c``: it is in the question's language, or it
     has an aligned translation that is."""
@@ -148,21 +162,32 @@ def keyword_top(candidates: Sequence[Candidate], asked_in: str) -> float:
                default=0.0)
 
 
-def pooled_score(c: Candidate, asked_in: str, top: float) -> float:
+def sentence_top(candidates: Sequence[Candidate], asked_in: str) -> float:
+    """The best sentence-level coverage in the question's language among the candidates."""
+    return max((x for c in candidates if (x := c.sentence_side(asked_in)) is not None),
+               default=0.0)
+
+
+def pooled_score(c: Candidate, asked_in: str, top: float, top_sentence: float = 0.0) -> float:
     """Dari's ranking score of one candidate for a question asked in ``asked_in``, where
-    ``top`` is :func:`keyword_top` of the question's candidates."""
+    ``top`` is :func:`keyword_top` and ``top_sentence`` :func:`sentence_top` of the
+    question's candidates."""
     same, cross = c.keyword_sides(asked_in)
     # A paragraph that cannot match is neither helped nor hurt: it scores as the best match.
     behind = top - same if can_match(c, asked_in) else 0.0
+    sentence = c.sentence_side(asked_in)
+    behind_sentence = top_sentence - sentence if sentence is not None else 0.0
     own_same = c.share if c.language == asked_in else 0.0
     return (c.relative_evidence - KEYWORD_WEIGHT * behind + CROSS_KEYWORD_WEIGHT * cross
+            - SENTENCE_KEYWORD_WEIGHT * behind_sentence
             + OWN_WEIGHT * (c.own_dense - c.centre + KEYWORD_WEIGHT * own_same))
 
 
 def pooled_scores(candidates: Sequence[Candidate], asked_in: str) -> dict[int, float]:
     """:func:`pooled_score` of every candidate, by paragraph number."""
     top = keyword_top(candidates, asked_in)
-    return {c.id: pooled_score(c, asked_in, top) for c in candidates}
+    top_sentence = sentence_top(candidates, asked_in)
+    return {c.id: pooled_score(c, asked_in, top, top_sentence) for c in candidates}
 
 
 def fuse(candidates: Sequence[Candidate], method: str = "pooled",

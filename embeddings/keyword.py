@@ -116,8 +116,11 @@ class KeywordIndex:
 
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], *, korean: KoreanMode = "morph",
-              stemming: bool = True, show_progress: bool = False) -> KeywordIndex:
-        """Tokenise ``texts`` and index them; ``ids[i]`` names ``texts[i]``."""
+              stemming: bool = True, show_progress: bool = False,
+              tokens: Sequence[list[str]] | None = None) -> KeywordIndex:
+        """Tokenise ``texts`` and index them; ``ids[i]`` names ``texts[i]``. ``tokens``:
+        the texts already tokenised (with :func:`embeddings.tokenize.tokenize` and the same
+        ``korean``/``stemming``) by a caller that needs them too."""
         if len(ids) != len(texts):
             raise ValueError(f"{len(ids)} ids for {len(texts)} texts")
         if len(set(ids)) != len(ids):
@@ -128,12 +131,15 @@ class KeywordIndex:
         import bm25s
         from tqdm import tqdm
 
-        tokens = [
-            tokenize(t, korean=korean, stemming=stemming)
-            for t in tqdm(texts, desc="keyword tokens", unit="passage", disable=not show_progress)
-        ]
+        if tokens is None:
+            tokens = [
+                tokenize(t, korean=korean, stemming=stemming)
+                for t in tqdm(texts, desc="keyword tokens", unit="passage", disable=not show_progress)
+            ]
+        elif len(tokens) != len(texts):
+            raise ValueError(f"{len(tokens)} token lists for {len(texts)} texts")
         bm25 = bm25s.BM25()
-        bm25.index(tokens, show_progress=show_progress)
+        bm25.index(list(tokens), show_progress=show_progress)
         log.debug("keyword index: %d passages, %d terms", len(ids), len(bm25.vocab_dict))
         return cls.from_bm25(ids, bm25, korean, stemming)
 
@@ -160,6 +166,11 @@ class KeywordIndex:
             best = self._matrix.token_best()
             self._best = best
         return best
+
+    @property
+    def vocabulary(self) -> dict[str, int]:
+        """Token → column id (what :class:`embeddings.sentence_terms.SentenceTerms` stores)."""
+        return self._vocab
 
     def knows(self, tokens: Iterable[str]) -> bool:
         """True when every token occurs somewhere in the indexed passages."""
@@ -340,6 +351,20 @@ class KeywordScores:
         known = [(pid, i) for pid in ids if (i := self.index.position(pid)) is not None]
         values = self.at([i for _, i in known])
         return {pid: float(v) for (pid, _), v in zip(known, values.tolist(), strict=False)}
+
+    def terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """The question's distinct token ids (sorted) and each one's weight, its IDF
+        (Lucene's, as BM25 uses): how rare the word is, without the length normalisation
+        that a BM25 contribution mixes in (measured better for sentence coverage on the
+        KorQuAD tune half: ``docs/retrieval.md``)."""
+        if self.empty:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        assert self._postings is not None
+        unique = np.unique(self._tokens).astype(np.int64)
+        indptr = self._postings.indptr
+        df = (np.asarray(indptr[unique + 1]) - np.asarray(indptr[unique])).astype(np.float64)
+        n = float(self._postings.documents)
+        return unique, np.log1p((n - df + 0.5) / (df + 0.5))
 
     def share(self, score: float) -> float:
         """``score`` as a share of the bound (0 when the question matched no token)."""

@@ -50,8 +50,10 @@ from embeddings.manifest import (
 )
 from embeddings.passages import split_passages
 from embeddings.protocols import TextEncoder
+from embeddings.sentence_terms import PARAGRAPH_UNITS, build_units, save_units
 from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
+from embeddings.tokenize import tokenize
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -210,8 +212,8 @@ def _refresh_locked(run: _Run) -> RefreshReport:
     report.aligned_articles = _align(run.store, run.articles, run.paragraphs, rows, vectors,
                                      report.ingest, run.full, run.tell)
     checkpoint("aligned")
-    gen, kind = _write_generation(run, rows, vectors, sentence_vectors, sentence_start, digest,
-                                  previous)
+    gen, kind = _write_generation(run, rows, vectors, sentence_texts, sentence_vectors,
+                                  sentence_start, digest, previous)
     swap_current(run.root, gen)
     checkpoint("swapped")
     report.generation, report.kind = gen, kind
@@ -240,6 +242,7 @@ def _up_to_date(run: _Run, previous: str | None, digest: str) -> bool:
         return False
     if (live.corpus_digest == digest and live.fingerprint == run.encoder.fingerprint
             and (run.root / previous / SENTENCES).is_file()  # built before sentence vectors
+            and (run.root / previous / KEYWORD_DIR / PARAGRAPH_UNITS).is_file()  # …sentence terms
             and live.kind == DenseIndex.kind_for(live.count, run.settings.index)):
         run.report.kind, run.report.passages = live.kind, live.count
         return True
@@ -281,8 +284,9 @@ def _passages(run: _Run) -> tuple[list[str], list[str], list[str]]:
     return rows, texts, files
 
 
-def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_vectors: np.ndarray,
-                      sentence_start: np.ndarray, digest: str, previous: str | None) -> tuple[str, str]:
+def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_texts: list[str],
+                      sentence_vectors: np.ndarray, sentence_start: np.ndarray, digest: str,
+                      previous: str | None) -> tuple[str, str]:
     """Build the new generation beside the live one, fsynced and renamed into place (not yet
     live); returns its name and dense index kind."""
     encoder, report = run.encoder, run.report
@@ -296,10 +300,18 @@ def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_
     save_sentences(building, sentence_vectors, sentence_start)
     run.tell("index", 1, 3)
     checkpoint("writing")
-    # Keyword side indexes whole paragraphs (BM25 has no length window) by paragraph id.
-    keyword = KeywordIndex.build([p.id for p in run.paragraphs], [p.text for p in run.paragraphs],
-                                 show_progress=run.show_progress)
+    # Keyword side indexes whole paragraphs (BM25 has no length window) by paragraph id, and
+    # keeps each sentence's vocabulary for sentence-level evidence (embeddings.sentence_terms).
+    texts = [p.text for p in run.paragraphs]
+    tokens = [tokenize(t) for t in tqdm(texts, desc="keyword tokens", unit="para",
+                                        disable=not run.show_progress, leave=False)]
+    keyword = KeywordIndex.build([p.id for p in run.paragraphs], texts, tokens=tokens)
     keyword.save(building / KEYWORD_DIR)
+    sentence_tokens = [tokenize(t) for t in tqdm(sentence_texts, desc="sentence tokens",
+                                                 unit="sentence", disable=not run.show_progress,
+                                                 leave=False)]
+    save_units(building / KEYWORD_DIR,
+               *build_units(tokens, sentence_tokens, sentence_start, keyword.vocabulary))
     run.tell("index", 2, 3)
     write_snapshot(building, run.articles.values(), run.paragraphs, rows,
                    {aid: run.store.alignment(aid) for aid in run.articles})

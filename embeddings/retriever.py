@@ -31,6 +31,7 @@ from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, i
 from embeddings.models import Hit
 from embeddings.protocols import TextEncoder
 from embeddings.question import looks_like_name, question_language, topic_terms
+from embeddings.sentence_terms import SentenceTerms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
 from settings.config import Settings
@@ -74,9 +75,11 @@ class Retriever:
 
     def __init__(self, settings: Settings, manifest: Manifest, dense: DenseIndex,
                  keyword: KeywordIndex, snapshot: Snapshot, encoder: TextEncoder,
-                 sentences: StoredSentences | None = None) -> None:
+                 sentences: StoredSentences | None = None,
+                 sentence_terms: SentenceTerms | None = None) -> None:
         self.settings = settings
         self.sentences = sentences  # None for a generation built before sentence vectors
+        self.sentence_terms = sentence_terms  # None for one built before sentence terms
         self.manifest = manifest
         self.dense = dense
         self.keyword = keyword
@@ -142,6 +145,7 @@ class Retriever:
             keyword = KeywordIndex.load(directory / KEYWORD_DIR)
             snapshot = Snapshot(directory)
             sentences = StoredSentences.load(directory, len(snapshot))
+            sentence_terms = SentenceTerms.load(directory / KEYWORD_DIR, len(snapshot))
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexMismatch(f"index generation {name} does not load ({exc}); "
                                 "run `dari index --full` to rebuild") from exc
@@ -153,7 +157,7 @@ class Retriever:
                 f"{manifest.count} and {manifest.paragraphs}); run `dari index --full` to rebuild")
         log.info("loaded index generation %s: %d passages (%s), %d paragraphs", name,
                  manifest.count, manifest.kind, manifest.paragraphs)
-        return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences)
+        return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences, sentence_terms)
 
     def close(self) -> None:
         """Release the snapshot database (the rest is plain memory)."""
@@ -269,6 +273,9 @@ class Retriever:
         sentence = (self.sentences.best(query_vector, every, cosine.__getitem__)
                     if self.sentences is not None else cosine)
         bm25 = dict(zip(every, scores.at(every).tolist(), strict=False))
+        proximity: dict[int, float] | None = None
+        if self.sentence_terms is not None:
+            proximity = self.sentence_terms.coverage(*scores.terms(), every)
         dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
         keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
         fallback = min(baselines.values(), default=0.0)
@@ -285,6 +292,9 @@ class Retriever:
                 counterpart_dense=max((cosine[m] for m in partner), default=None),
                 counterpart_sentence=max((sentence[m] for m in partner), default=None),
                 counterpart_share=max((scores.share(bm25[m]) for m in partner), default=0.0),
+                sentence_share=proximity[x] if proximity is not None else None,
+                counterpart_sentence_share=max((proximity[m] for m in partner), default=None)
+                if proximity is not None else None,
                 dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
                 centre=baselines.get(mine, fallback),
                 counterpart_centre=baselines.get(theirs, fallback)))
@@ -403,6 +413,17 @@ class Retriever:
             return None
         number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
         return None if number is None else self.sentences.of(number)
+
+    def sentence_coverage_of(self, paragraph: Paragraph, question: str) -> np.ndarray | None:
+        """Per sentence of ``paragraph``, the share of ``question``'s IDF-weighted topic
+        words it holds (``embeddings.sentence_terms``); answers trim with it."""
+        if self.sentence_terms is None:
+            return None
+        number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
+        if number is None:
+            return None
+        return self.sentence_terms.sentence_coverage(
+            *self.keyword.scores(topic_terms(question)).terms(), number)
 
     def _asker_side(self, number: int, aligned: dict[int, list[int]], prefer: str | None) -> int:
         """``number`` or, when it is not in the ``prefer`` language, its first translation

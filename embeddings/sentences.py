@@ -58,9 +58,12 @@ SENTENCE_START = "sentence_start.npy"  # int64, paragraph n's rows: start[n]:sta
 
 
 class SentenceSource(Protocol):
-    """Where answers get a paragraph's stored sentence vectors (None: not stored)."""
+    """Where answers get what the index stores of a paragraph's sentences (None: not
+    stored): their vectors, and how much of a question's vocabulary each one holds."""
 
     def sentence_vectors_of(self, paragraph: Paragraph) -> np.ndarray | None: ...
+
+    def sentence_coverage_of(self, paragraph: Paragraph, question: str) -> np.ndarray | None: ...
 
 
 def paragraph_sentences(paragraphs: Sequence[Paragraph]) -> tuple[list[str], np.ndarray]:

@@ -132,3 +132,25 @@ def test_cross_lingual_on_the_seed_article(retriever: Retriever) -> None:
     assert ko and ko[0].article.id == SEED and ko[0].paragraph.language == "ko"
     assert ko[0].paragraph.position == 6 and "독도" in ko[0].paragraph.text
     assert [p.position for p in ko[0].aligned] == [7]
+
+
+def test_the_index_stores_sentence_terms_and_answers_trim_with_them(retriever: Retriever) -> None:
+    # Sentence-level keyword evidence is stored with the generation and used twice: ranking
+    # (candidates carry it) and trimming (per-sentence coverage, no tokenising at answer time).
+    from embeddings.answer import answer_question
+    from embeddings.sentences import split_sentences
+
+    assert retriever.sentence_terms is not None
+    question = "한·미·일 군사협력이 한반도를 넘어 확대되면 어떤 문제가 있나?"
+    trace = SearchTrace()
+    answer, hits = answer_question(retriever, question, trace=trace)
+    assert hits and hits[0].article.id == SEED and hits[0].paragraph.language == "ko"
+    assert all(c.sentence_share is not None for c in trace.candidates)
+    best = max(trace.candidates, key=lambda c: c.sentence_share or 0.0)
+    assert 0.0 < (best.sentence_share or 0.0) <= 1.0
+    paragraph = hits[0].paragraph
+    coverage = retriever.sentence_coverage_of(paragraph, question)
+    sentences = split_sentences(paragraph.text, "ko")
+    assert coverage is not None and len(coverage) == len(sentences)
+    if len(sentences) > retriever.settings.answer.max_sentences:
+        assert "대만해협" in answer.quotes[0]
