@@ -60,8 +60,8 @@ RRF_K = 60
 
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
-RELEVANCE_BIAS = -37.6203
-RELEVANCE_WEIGHTS = (14.5385, 2.0854, -0.5772, 2.5457, -0.5002, -0.5039, 4.2667, 9.1595, 23.9709, 1.2395, 5.6886, 10.1424, 20.0172)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
+RELEVANCE_BIAS = -39.3549
+RELEVANCE_WEIGHTS = (15.1229, 2.4565, -0.6613, 2.5341, -0.504, -0.5035, 4.0758, 5.826, 25.6, 1.1235, 7.315, 11.1004, 20.5806)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage
@@ -70,7 +70,7 @@ RELEVANCE_WEIGHTS = (14.5385, 2.0854, -0.5772, 2.5457, -0.5002, -0.5039, 4.2667,
 NAME_TERMS = 2
 NAME_COVERAGE = 0.99
 # Probability from which a question is answered (and each quoted passage must reach it too).
-RELEVANCE_THRESHOLD = 0.52
+RELEVANCE_THRESHOLD = 0.64
 # The question's cosine baseline: the median own cosine of the dense side's top candidates.
 BASELINE_CANDIDATES = 50
 

@@ -363,8 +363,11 @@ class Retriever:
         - a paragraph whose translation already ranks higher is not a hit of its own: the
           higher one carries it as ``aligned`` (an English passage and its Korean original
           are one answer, not two, and must not use up two of an article's slots);
-        - a passage is quoted only if its own evidence passes the no-answer rule (a strong
-          answer is not padded with a neighbouring article that merely shares the topic);
+        - the first passage is the best-ranked one (the question has passed the no-answer
+          rule); each further passage is quoted only if its own evidence passes the rule (a
+          strong answer is not padded with a neighbouring article that merely shares the
+          topic). Requiring it of the first too refused questions the rule had accepted, and
+          quoted a lower-ranked passage instead of the best one (measured: docs/retrieval.md);
         - at most ``max_per_article`` hits per article;
         - with ``prefer`` (the asker's language, when no language was asked for), a hit is
           shown from its side in that language, its translation under it.
@@ -378,7 +381,9 @@ class Retriever:
         candidates = collapse_translations([x for x, _ in scored], aligned)
         paragraphs = self.snapshot.paragraphs(candidates[: max(4 * k, 20)])
         for number in candidates[: max(4 * k, 20)]:
-            if not worthy(number):
+            # The question passed the no-answer rule: its best-ranked passage is the answer.
+            # Every further one must pass on its own evidence (no padding from neighbours).
+            if chosen and not worthy(number):
                 continue
             para = paragraphs.get(number)
             if para is None:
