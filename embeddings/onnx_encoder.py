@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 # small batches and short ones in large, so no batch costs much more than another and the
 # padding stays small.
 DEFAULT_TOKEN_BUDGET = 16384
+# Attention scores per batch (texts x width x width; the graph holds them for every head):
+# past a few million the score tensors leave the caches and long passages run slower than
+# in small batches.
+DEFAULT_ATTENTION_BUDGET = 1 << 21
 
 
 class OnnxEncoder:
@@ -43,6 +47,7 @@ class OnnxEncoder:
         batch_size: int = 32,
         threads: int = 0,
         token_budget: int = DEFAULT_TOKEN_BUDGET,
+        attention_budget: int = DEFAULT_ATTENTION_BUDGET,
     ) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -57,6 +62,7 @@ class OnnxEncoder:
         self.quantized = variant == "int8"
         self.batch_size = batch_size
         self.token_budget = max(token_budget, 512)
+        self.attention_budget = max(attention_budget, 512 * 512)
         self._lock = threading.Lock()
 
         st_config = json.loads((model_dir / "config_sentence_transformers.json").read_text("utf-8"))
@@ -85,6 +91,9 @@ class OnnxEncoder:
         if threads > 0:
             options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # Idle pool threads would otherwise spin for a while after each batch, taking CPU
+        # from the bot's other work and from whatever shares the machine (no loss measured).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # ORT warns about shape merges in nodes its own optimizer inserts: noise for users.
         options.log_severity_level = 3
         self._session = ort.InferenceSession(
@@ -177,7 +186,8 @@ class OnnxEncoder:
             while start < len(order):
                 # The first (longest) text sets the padded width of the batch.
                 width = len(ids[order[start]])
-                size = max(1, min(self.batch_size, self.token_budget // max(width, 1)))
+                size = max(1, min(self.batch_size, self.token_budget // width,
+                                  self.attention_budget // (width * width)))
                 idx = order[start : start + size]
                 out[idx] = self._run([ids[i] for i in idx])
                 bar.update(len(idx))
