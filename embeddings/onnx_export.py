@@ -268,6 +268,10 @@ def materialise_onnx(target_dir: Path, *, force: bool = False) -> Path:
     with _lock(Path(target_dir)):
         if not force and _is_valid(onnx_dir, source):  # another process just built it
             return onnx_dir
+        # Under the lock no other export runs: any temporary directory left is one a killed
+        # export never got to remove (a graph and its weights are ~0.5 GB each).
+        for leftover in model_dir.glob(f".{ONNX_DIR}-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
         logger.info("Exporting %s to ONNX in %s (one-off)", model_dir.name, onnx_dir)
         build_dir = Path(tempfile.mkdtemp(prefix=f".{ONNX_DIR}-", dir=model_dir))
         try:

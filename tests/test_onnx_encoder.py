@@ -185,9 +185,13 @@ def _linked_model(shared_model_dir: Path, target: Path) -> Path:
 
 def test_failed_export_leaves_nothing_behind(shared_model_dir: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    # Fault injection, as for the conversion: the export dies half-way through a file.
+    # Fault injection, as for the conversion: the export dies half-way through a file, after
+    # an earlier one was killed outright.
     model_dir = _linked_model(shared_model_dir, tmp_path)
     before = sorted(p.name for p in model_dir.iterdir())
+    killed = model_dir / ".onnx-killed"  # what an export killed with SIGKILL leaves
+    killed.mkdir()
+    (killed / "model.onnx.data").write_bytes(b"partial weights")
 
     def broken_build(model_dir: Path, out: Path) -> None:
         (out / "model.onnx").write_bytes(b"half a graph")
@@ -196,4 +200,5 @@ def test_failed_export_leaves_nothing_behind(shared_model_dir: Path, tmp_path: P
     monkeypatch.setattr(onnx_export, "_build", broken_build)
     with pytest.raises(OSError, match="disk full"):
         materialise_onnx(tmp_path)
-    assert sorted(p.name for p in model_dir.iterdir()) == before  # no onnx dir, no temp dir
+    # No onnx dir, no temp dir: neither this export's nor the killed one's.
+    assert sorted(p.name for p in model_dir.iterdir()) == before
