@@ -30,6 +30,7 @@ from embeddings.convert import (
     ConversionError,
     materialise_default_model,
 )
+from embeddings.protocols import as_texts
 from settings.config import Settings
 
 if TYPE_CHECKING:
@@ -282,7 +283,7 @@ class Encoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions with the ``query: `` prompt: float32 (n, dimension), L2-normalised."""
-        texts = _as_list(texts)
+        texts = as_texts(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(texts, is_query=True)
@@ -295,7 +296,7 @@ class Encoder:
         truncated by the model, so a warning names how many; split them first
         (``embeddings.passages.split_passages``).
         """
-        texts = _as_list(texts)
+        texts = as_texts(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -363,13 +364,3 @@ def _untruncated_copy(model: SentenceTransformer) -> Any:
     counter.no_truncation()
     counter.no_padding()
     return counter
-
-
-def _as_list(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("pass a sequence of texts, not a single string")
-    result = list(texts)
-    for i, text in enumerate(result):
-        if not isinstance(text, str):
-            raise TypeError(f"text {i} is {type(text).__name__}, not str")
-    return result

@@ -20,8 +20,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from embeddings.convert import MARKER, PASSAGE_PROMPT, QUERY_PROMPT
-from embeddings.encoder import _as_list
 from embeddings.onnx_export import VARIANTS
+from embeddings.protocols import as_texts
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class OnnxEncoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions with the ``query: `` prompt: float32 (n, dimension), L2-normalised."""
-        texts = _as_list(texts)
+        texts = as_texts(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         ids = self._tokenize(texts, self._query_prompt)
         for start in range(0, len(ids), self.batch_size):
@@ -169,7 +169,7 @@ class OnnxEncoder:
         over the window are truncated, so a warning names how many; split them first
         (``embeddings.passages.split_passages``).
         """
-        texts = _as_list(texts)
+        texts = as_texts(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
