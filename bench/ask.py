@@ -45,7 +45,7 @@ from embeddings.sentence_terms import save_units
 from embeddings.sentences import SENTENCE_START, SENTENCES
 from embeddings.snapshot import write_snapshot
 from embeddings.tokenize import tokenize
-from settings.config import Settings, load_settings
+from settings.config import BACKENDS, Settings, load_settings
 
 # Each step (build, measure, realistic) runs in a process of its own, and the measure step
 # reports the RSS of the ask path: the libraries only building needs (bm25s) and the heavy
@@ -67,14 +67,18 @@ REAL_PASSAGES = 2000  # real paragraphs encoded once to fit the "realistic" vect
 REALISTIC_SIZE = 1_000_000  # the size at which recall on realistic vectors is reported
 
 
-def _settings(data_dir: Path) -> Settings:
-    """The project's settings with the bench's data dir, keeping the usual model dir."""
+def _settings(data_dir: Path, backend: str | None = None) -> Settings:
+    """The project's settings with the bench's data dir, keeping the usual model dir.
+
+    ``backend`` overrides ``[embeddings].backend`` (``measure --backend torch`` compares).
+    """
 
 
     base = load_settings(None, check_corpus=False)
     settings = base.with_overrides(data_dir=data_dir)
     return dataclasses.replace(settings, embeddings=dataclasses.replace(
-        settings.embeddings, model_dir=str(base.model_dir)))
+        settings.embeddings, model_dir=str(base.model_dir),
+        backend=backend or settings.embeddings.backend))
 
 
 def _vocabulary(rng: np.random.Generator) -> list[str]:
@@ -353,7 +357,7 @@ def _alive(pid_file: Path) -> bool:
     return True
 
 
-def measure(data_dir: Path) -> dict[str, Any]:
+def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
     """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
     import psutil
 
@@ -362,7 +366,7 @@ def measure(data_dir: Path) -> dict[str, Any]:
     from embeddings.encoder import Encoder
     from embeddings.retriever import Retriever
 
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, backend)
     # Synthetic vectors never reach the calibrated relevance threshold against real query
     # vectors; a min_score below the model's floor (its logit is clipped at -50, 2e-22)
     # lets every query go through answer building and formatting, so the whole ask path is
@@ -429,6 +433,7 @@ def measure(data_dir: Path) -> dict[str, Any]:
         "index_rss_mb": round((after - before) / 2**20, 1),
         "load_s": round(load_s, 2),
         "kind": retriever.manifest.kind,
+        "encoder_backend": settings.embeddings.backend,
         "queries": len(questions),
         "answered": found,
         "build": retriever.manifest.extra.get("bench", {}),
@@ -513,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("data_dir", type=Path)
     m = sub.add_parser("measure")
     m.add_argument("data_dir", type=Path)
+    m.add_argument("--backend", choices=BACKENDS, help="override [embeddings].backend")
     r = sub.add_parser("realistic")
     r.add_argument("size", type=int)
     r.add_argument("cache", type=Path)
@@ -521,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "build":
         print(json.dumps(build(args.size, args.data_dir)))
     elif args.step == "measure":
-        print(json.dumps(measure(args.data_dir)))
+        print(json.dumps(measure(args.data_dir, args.backend)))
     elif args.step == "realistic":
         print(json.dumps(realistic_recall(args.size, args.cache)))
     else:

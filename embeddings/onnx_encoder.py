@@ -1,0 +1,197 @@
+"""The ONNX Runtime encoder: the default model without torch, transformers or sentence-transformers.
+
+It runs the graph ``embeddings.onnx_export`` wrote at materialisation (XLM-R encoder, mean
+pooling and L2 normalisation inside the graph) and tokenizes with the ``tokenizers`` package
+from the same ``tokenizer.json`` the sentence-transformers model uses, with the same prompts,
+special tokens and truncation to the model's window. Importing and using it loads neither
+torch nor transformers, which is what makes a cold ``dari ask`` fast and the process small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from embeddings.convert import MARKER, PASSAGE_PROMPT, QUERY_PROMPT
+from embeddings.onnx_export import VARIANTS
+from embeddings.protocols import as_texts
+
+logger = logging.getLogger(__name__)
+
+# Tokens per batch when encoding passages (texts sorted longest-first): long passages go in
+# small batches and short ones in large, so no batch costs much more than another and the
+# padding stays small.
+DEFAULT_TOKEN_BUDGET = 16384
+# Attention scores per batch (texts x width x width; the graph holds them for every head):
+# past a few million the score tensors leave the caches and long passages run slower than
+# in small batches.
+DEFAULT_ATTENTION_BUDGET = 1 << 21
+
+
+class OnnxEncoder:
+    """Encodes queries and passages with the default model's ONNX graph (CPU, thread-safe)."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        model_name: str,
+        *,
+        variant: str = "fp32",
+        batch_size: int = 32,
+        threads: int = 0,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        attention_budget: int = DEFAULT_ATTENTION_BUDGET,
+    ) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown ONNX variant {variant!r} (known: {', '.join(VARIANTS)})")
+        model_dir = Path(model_dir)
+        onnx_dir = model_dir / "onnx"
+        self.model_name = model_name
+        self.model_path = model_dir
+        self.variant = variant
+        self.quantized = variant == "int8"
+        self.batch_size = batch_size
+        self.token_budget = max(token_budget, 512)
+        self.attention_budget = max(attention_budget, 512 * 512)
+        self._lock = threading.Lock()
+
+        st_config = json.loads((model_dir / "config_sentence_transformers.json").read_text("utf-8"))
+        prompts: dict[str, str] = st_config.get("prompts", {})
+        self._query_prompt = prompts.get("query", QUERY_PROMPT)
+        self._passage_prompt = prompts.get("document") or prompts.get("passage", PASSAGE_PROMPT)
+        self.window: int = int(json.loads(
+            (model_dir / "sentence_bert_config.json").read_text("utf-8"))["max_seq_length"])
+        self.dimension: int = int(json.loads((model_dir / "config.json").read_text("utf-8"))["hidden_size"])
+
+        # One tokenizer that truncates like sentence-transformers (to the window, specials
+        # included) and pads nothing (batches are padded here), one that counts untruncated.
+        tokenizer_file = str(model_dir / "tokenizer.json")
+        self._tokenizer = Tokenizer.from_file(tokenizer_file)
+        self._tokenizer.no_padding()
+        self._tokenizer.enable_truncation(max_length=self.window)
+        self._counter = Tokenizer.from_file(tokenizer_file)
+        self._counter.no_padding()
+        self._counter.no_truncation()
+        self._pad_id = self._tokenizer.token_to_id("<pad>")
+        if self._pad_id is None:  # pragma: no cover - the materialised tokenizer has it
+            raise ValueError(f"{tokenizer_file} has no <pad> token")
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads > 0:
+            options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        # Idle pool threads would otherwise spin for a while after each batch, taking CPU
+        # from the bot's other work and from whatever shares the machine (no loss measured).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # ORT warns about shape merges in nodes its own optimizer inserts: noise for users.
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(onnx_dir / VARIANTS[variant]), sess_options=options,
+            providers=["CPUExecutionProvider"])
+
+        overhead = max(self._prompt_overhead(True), self._prompt_overhead(False))
+        self.max_tokens: int = self.window - overhead
+        self.fingerprint: str = self._fingerprint(onnx_dir)
+
+    def _fingerprint(self, onnx_dir: Path) -> str:
+        """Hash of the graph file (its sha256, recorded at export), tokenizer, prompts, window.
+
+        The variant is in it through the file: fp32 and int8 vectors differ, and so do ONNX
+        and torch vectors (by float rounding at least), so each gets its own fingerprint and
+        an index built by another is re-encoded rather than mixed.
+        """
+        marker = json.loads((onnx_dir / MARKER).read_text("utf-8"))
+        digest = hashlib.sha256()
+        digest.update(f"onnx:{self.variant}:{marker['sha256'][VARIANTS[self.variant]]}".encode())
+        digest.update(f"tokenizer={marker.get('tokenizer_sha256', '')}".encode())
+        digest.update(f"prompts={self._query_prompt!r},{self._passage_prompt!r}".encode())
+        digest.update(f"window={self.window}".encode())
+        sample = self._counter.encode("passage: Dari 다리 fingerprint ①").ids
+        digest.update(repr(sample).encode())
+        return digest.hexdigest()[:16]
+
+    # -- tokens -------------------------------------------------------------------------
+    def _prompt_overhead(self, is_query: bool) -> int:
+        prompt = self._query_prompt if is_query else self._passage_prompt
+        # Tokens of the prompt alone plus specials; the text's first token absorbs the space.
+        return self.count_tokens("", is_query) - (1 if prompt.endswith(" ") else 0)
+
+    def count_tokens(self, text: str, is_query: bool = False) -> int:
+        """Tokens the model is fed for ``text`` with its prompt and special tokens, untruncated."""
+        prompt = self._query_prompt if is_query else self._passage_prompt
+        return len(self._counter.encode(prompt + text).ids)
+
+    def fits(self, text: str) -> bool:
+        """True when ``text`` is encoded as a passage without truncation."""
+        return self.count_tokens(text, is_query=False) <= self.window
+
+    # -- encoding -----------------------------------------------------------------------
+    def _run(self, ids: list[list[int]]) -> np.ndarray:
+        """Vectors of already tokenized texts, as one padded batch."""
+        longest = max(len(row) for row in ids)
+        input_ids = np.full((len(ids), longest), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), longest), dtype=np.int64)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        with self._lock:  # one batch at a time: queries interleave between passage batches
+            (vectors,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        return np.asarray(vectors, dtype=np.float32)
+
+    def _tokenize(self, texts: list[str], prompt: str) -> list[list[int]]:
+        return [e.ids for e in self._tokenizer.encode_batch([prompt + t for t in texts])]
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions with the ``query: `` prompt: float32 (n, dimension), L2-normalised."""
+        texts = as_texts(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        ids = self._tokenize(texts, self._query_prompt)
+        for start in range(0, len(ids), self.batch_size):
+            out[start : start + self.batch_size] = self._run(ids[start : start + self.batch_size])
+        return out
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed passages with the ``passage: `` prompt: float32 (n, dimension), L2-normalised.
+
+        Texts are processed longest-first in batches of at most ``batch_size`` texts and
+        about ``token_budget`` padded tokens, with a tqdm bar when ``progress``. Passages
+        over the window are truncated, so a warning names how many; split them first
+        (``embeddings.passages.split_passages``).
+        """
+        texts = as_texts(texts)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        if not texts:
+            return out
+        ids = self._tokenize(texts, self._passage_prompt)
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]), reverse=True)
+        too_long = sum(1 for i in order[:64] if not self.fits(texts[i]))
+        if too_long:
+            logger.warning("%d passage(s) exceed the %d-token window and will be truncated;"
+                           " split them with split_passages", too_long, self.window)
+        bar = tqdm(total=len(texts), desc="Encoding passages", unit="passage",
+                   disable=not progress)
+        try:
+            start = 0
+            while start < len(order):
+                # The first (longest) text sets the padded width of the batch.
+                width = len(ids[order[start]])
+                size = max(1, min(self.batch_size, self.token_budget // width,
+                                  self.attention_budget // (width * width)))
+                idx = order[start : start + size]
+                out[idx] = self._run([ids[i] for i in idx])
+                bar.update(len(idx))
+                start += size
+        finally:
+            bar.close()
+        return out
