@@ -50,10 +50,9 @@ from embeddings.manifest import (
 )
 from embeddings.passages import split_passages
 from embeddings.protocols import TextEncoder
-from embeddings.sentence_terms import PARAGRAPH_UNITS, build_units, save_units
+from embeddings.sentence_terms import PARAGRAPH_UNITS, build_units, keyword_tokens, save_units
 from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
-from embeddings.tokenize import tokenize
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -302,14 +301,11 @@ def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_
     checkpoint("writing")
     # Keyword side indexes whole paragraphs (BM25 has no length window) by paragraph id, and
     # keeps each sentence's vocabulary for sentence-level evidence (embeddings.sentence_terms).
-    texts = [p.text for p in run.paragraphs]
-    tokens = [tokenize(t) for t in tqdm(texts, desc="keyword tokens", unit="para",
-                                        disable=not run.show_progress, leave=False)]
-    keyword = KeywordIndex.build([p.id for p in run.paragraphs], texts, tokens=tokens)
+    tokens, sentence_tokens = keyword_tokens(run.paragraphs, sentence_texts, sentence_start,
+                                             run.show_progress)
+    keyword = KeywordIndex.build([p.id for p in run.paragraphs], [p.text for p in run.paragraphs],
+                                 tokens=tokens)
     keyword.save(building / KEYWORD_DIR)
-    sentence_tokens = [tokenize(t) for t in tqdm(sentence_texts, desc="sentence tokens",
-                                                 unit="sentence", disable=not run.show_progress,
-                                                 leave=False)]
     save_units(building / KEYWORD_DIR,
                *build_units(tokens, sentence_tokens, sentence_start, keyword.vocabulary))
     run.tell("index", 2, 3)

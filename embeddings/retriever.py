@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -80,6 +81,9 @@ class Retriever:
         self.settings = settings
         self.sentences = sentences  # None for a generation built before sentence vectors
         self.sentence_terms = sentence_terms  # None for one built before sentence terms
+        # A question's keyword ids and weights, for the answer's trimming of each hit (the
+        # tokeniser is the costly part: once per question, not once per quoted passage).
+        self._question_terms = lru_cache(maxsize=256)(self._terms_of)
         self.manifest = manifest
         self.dense = dense
         self.keyword = keyword
@@ -419,6 +423,9 @@ class Retriever:
         number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
         return None if number is None else self.sentences.of(number)
 
+    def _terms_of(self, question: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.keyword.scores(topic_terms(question)).terms()
+
     def sentence_coverage_of(self, paragraph: Paragraph, question: str) -> np.ndarray | None:
         """Per sentence of ``paragraph``, the share of ``question``'s IDF-weighted topic
         words it holds (``embeddings.sentence_terms``); answers trim with it."""
@@ -427,8 +434,7 @@ class Retriever:
         number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
         if number is None:
             return None
-        return self.sentence_terms.sentence_coverage(
-            *self.keyword.scores(topic_terms(question)).terms(), number)
+        return self.sentence_terms.sentence_coverage(*self._question_terms(question), number)
 
     def _asker_side(self, number: int, aligned: dict[int, list[int]], prefer: str | None) -> int:
         """``number`` or, when it is not in the ``prefer`` language, its first translation
