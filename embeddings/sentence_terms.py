@@ -148,7 +148,9 @@ class SentenceTerms:
         has_next = np.ones(len(units), dtype=bool)
         has_next[np.cumsum(counts)[counts > 0] - 1] = False
         window[:-1][has_next[:-1]] |= present[1:][has_next[:-1]]
-        share = window.astype(np.float64) @ np.asarray(weights, dtype=np.float64) / total
+        # Clipped: summing the weights in another order can round a full window past 1.
+        share = np.minimum(window.astype(np.float64) @ np.asarray(weights, dtype=np.float64)
+                           / total, 1.0)
         out = np.zeros(len(wanted), dtype=np.float64)
         filled = counts > 0
         if filled.any():
@@ -162,4 +164,5 @@ class SentenceTerms:
         if b <= a or total <= 0:
             return np.zeros(max(0, b - a), dtype=np.float64)
         present = self._presence(np.arange(a, b, dtype=np.int64), query)
-        return present.astype(np.float64) @ np.asarray(weights, dtype=np.float64) / total
+        return np.minimum(present.astype(np.float64) @ np.asarray(weights, dtype=np.float64)
+                          / total, 1.0)
