@@ -24,6 +24,11 @@ from corpus.models import AlignmentPair, Article, Paragraph
 DB = "snapshot.sqlite3"
 ROWS = "rows.npy"
 LANGS = "langs.npy"
+# Alignments as arrays: paragraph n's translations are ALIGNED[ALIGNED_START[n]:ALIGNED_START[n + 1]].
+# A search looks up a few hundred paragraphs' translations; decoding their JSON rows from
+# SQLite was a seventh of its time (bench/ask.py, 100k). The table stays for older readers.
+ALIGNED = "aligned.npy"
+ALIGNED_START = "aligned_start.npy"
 LANG_CODES = {"en": 0, "ko": 1}
 _ARTICLE_FIELDS = ("id", "title", "outlet", "country", "published", "author", "translator",
                    "editor", "url", "title_ko", "sources")
@@ -70,6 +75,15 @@ def write_snapshot(directory: Path, articles: Iterable[Article], paragraphs: Seq
         db.commit()
     finally:
         db.close()
+    start = np.zeros(len(paragraphs) + 1, dtype=np.int64)
+    for n, ns in other.items():
+        start[n + 1] = len(ns)
+    np.cumsum(start, out=start)
+    flat = np.zeros(int(start[-1]), dtype=np.int32)
+    for n, ns in other.items():
+        flat[start[n]:start[n + 1]] = ns
+    np.save(directory / ALIGNED, flat)
+    np.save(directory / ALIGNED_START, start)
     np.save(directory / ROWS, np.fromiter((number[r] for r in rows), dtype=np.int32, count=len(rows)))
     np.save(directory / LANGS, np.fromiter((LANG_CODES.get(p.language, 255) for p in paragraphs),
                                            dtype=np.uint8, count=len(paragraphs)))
@@ -82,6 +96,13 @@ class Snapshot:
         directory = Path(directory)
         self.rows: np.ndarray = np.load(directory / ROWS)
         self.langs: np.ndarray = np.load(directory / LANGS)
+        # None for a generation written before the alignment arrays (read from SQLite then).
+        self._aligned: tuple[np.ndarray, np.ndarray] | None = None
+        if (directory / ALIGNED).is_file() and (directory / ALIGNED_START).is_file():
+            start = np.load(directory / ALIGNED_START)
+            if len(start) != len(self.langs) + 1:
+                raise ValueError(f"alignment arrays in {directory} do not match its paragraphs")
+            self._aligned = (np.load(directory / ALIGNED), start)
         # Read-only: a generation never changes once written.
         self._db = sqlite3.connect(f"file:{directory / DB}?mode=ro", uri=True,
                                    check_same_thread=False)
@@ -143,6 +164,12 @@ class Snapshot:
 
     def aligned_numbers(self, numbers: Sequence[int]) -> dict[int, list[int]]:
         """Counterpart paragraph numbers of each of ``numbers`` that has one."""
+        if self._aligned is not None:
+            flat, offsets = self._aligned
+            wanted = np.asarray(numbers, dtype=np.int64)
+            firsts, lasts = offsets[wanted].tolist(), offsets[wanted + 1].tolist()
+            return {n: flat[a:b].tolist() for n, a, b in zip(wanted.tolist(), firsts, lasts,
+                                                              strict=True) if b > a}
         out: dict[int, list[int]] = {}
         for start in range(0, len(numbers), 500):
             chunk = [int(x) for x in numbers[start:start + 500]]

@@ -156,3 +156,17 @@ def test_the_index_stores_sentence_terms_and_answers_trim_with_them(retriever: R
     # South China Sea / Taiwan Strait contingency), not only the one echoing the question.
     assert paragraph.position == 4 and len(sentences) > retriever.settings.answer.max_sentences
     assert "대만해협" in answer.quotes[0] and answer.quotes[0] != paragraph.text
+
+
+def test_alignment_arrays_agree_with_the_snapshot_table(retriever: Retriever) -> None:
+    # The generation stores alignments twice: arrays (what searches read) and the SQLite
+    # table (what a generation written before the arrays is read from). They must agree.
+    import json
+
+    snapshot = retriever.snapshot
+    numbers = list(range(len(snapshot)))
+    from_arrays = snapshot.aligned_numbers(numbers)
+    rows = snapshot._db.execute("SELECT n, other FROM aligned").fetchall()
+    from_table = {n: json.loads(other) for n, other in rows}
+    assert from_arrays == from_table and len(from_table) > 10
+    assert snapshot.aligned_numbers([]) == {}
