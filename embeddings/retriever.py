@@ -32,6 +32,7 @@ from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, i
 from embeddings.models import Hit
 from embeddings.protocols import TextEncoder
 from embeddings.question import looks_like_name, question_language, topic_terms
+from embeddings.ragged import ranges, segment_max
 from embeddings.sentence_terms import SentenceTerms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
@@ -254,9 +255,9 @@ class Retriever:
             return {}
         wanted = np.asarray(numbers, dtype=np.int64)
         starts, ends = self._row_start[wanted], self._row_start[wanted + 1]
-        rows = self._row_order[_ranges(starts, ends)]
+        rows = self._row_order[ranges(starts, ends)]
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
-        best = _segment_max(cos, ends - starts)
+        best = segment_max(cos, ends - starts)
         return dict(zip(wanted.tolist(), best.tolist(), strict=False))
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
@@ -446,22 +447,3 @@ class Retriever:
             return number  # only one language exists for this passage
         return min(mine)
 
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenation of ``arange(s, e)`` for every (s, e), vectorised."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-    return np.arange(total, dtype=np.int64) + offsets
-
-
-def _segment_max(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Max of each consecutive segment of ``values`` (``lengths`` of them; 0.0 if empty)."""
-    out = np.zeros(len(lengths), dtype=np.float64)
-    filled = lengths > 0
-    if filled.any():
-        starts = (np.cumsum(lengths) - lengths)[filled]
-        out[filled] = np.maximum.reduceat(values, starts)
-    return out

@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from corpus.models import Paragraph
+from embeddings.ragged import ranges, segment_max
 from embeddings.sentences import MAX_SENTENCE_CHARS
 from embeddings.tokenize import tokenize
 
@@ -121,8 +122,7 @@ class SentenceTerms:
         total = int(lengths.sum())
         if not total or not len(query):
             return out
-        offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        tokens = self.terms[np.arange(total, dtype=np.int64) + offsets]
+        tokens = self.terms[ranges(starts, ends)]
         owner = np.repeat(np.arange(len(units)), lengths)
         where = np.minimum(np.searchsorted(query, tokens), len(query) - 1)
         found = query[where] == tokens
@@ -139,8 +139,7 @@ class SentenceTerms:
             return dict.fromkeys(wanted.tolist(), 0.0)
         first, last = self.paragraph_units[wanted], self.paragraph_units[wanted + 1]
         counts = last - first
-        offsets = np.repeat(first - np.cumsum(counts) + counts, counts)
-        units = np.arange(int(counts.sum()), dtype=np.int64) + offsets
+        units = ranges(first, last)
         present = self._presence(units, query)
         # A unit together with the next one of the same paragraph (WINDOW = 2); the last
         # unit of each paragraph stands alone.
@@ -151,11 +150,7 @@ class SentenceTerms:
         # Clipped: summing the weights in another order can round a full window past 1.
         share = np.minimum(window.astype(np.float64) @ np.asarray(weights, dtype=np.float64)
                            / total, 1.0)
-        out = np.zeros(len(wanted), dtype=np.float64)
-        filled = counts > 0
-        if filled.any():
-            out[filled] = np.maximum.reduceat(share, (np.cumsum(counts) - counts)[filled])
-        return dict(zip(wanted.tolist(), out.tolist(), strict=True))
+        return dict(zip(wanted.tolist(), segment_max(share, counts).tolist(), strict=True))
 
     def sentence_coverage(self, query: np.ndarray, weights: np.ndarray, number: int) -> np.ndarray:
         """Paragraph ``number``'s per-sentence coverage (one value per stored unit)."""

@@ -23,6 +23,7 @@ import numpy as np
 
 from corpus import sentences
 from corpus.models import Paragraph
+from embeddings.ragged import ranges, segment_max
 from embeddings.tokenize import kiwi_sentences
 
 # Korean sentences written without final punctuation (quotations, 다/요 endings) that the
@@ -119,17 +120,9 @@ class StoredSentences:
             return {}
         wanted = np.asarray(numbers, dtype=np.int64)
         starts, ends = self.start[wanted], self.start[wanted + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
-        out: dict[int, float] = {}
-        if total:
-            offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-            rows = np.arange(total, dtype=np.int64) + offsets
-            cos = np.asarray(self.vectors[rows], dtype=np.float32) @ np.asarray(
-                query_vector, dtype=np.float32)
-            filled = lengths > 0
-            best = np.maximum.reduceat(cos, (np.cumsum(lengths) - lengths)[filled])
-            out = dict(zip(wanted[filled].tolist(), best.tolist()))
-        for n in wanted[lengths == 0].tolist():
-            out[n] = fallback(n)
-        return {n: out[n] for n in wanted.tolist()}
+        cos = np.asarray(self.vectors[ranges(starts, ends)], dtype=np.float32) @ np.asarray(
+            query_vector, dtype=np.float32)
+        best = segment_max(cos, ends - starts).tolist()
+        return {n: value if length else fallback(n)
+                for n, value, length in zip(wanted.tolist(), best, (ends - starts).tolist(),
+                                            strict=True)}
