@@ -85,6 +85,9 @@ class Retriever:
         # A question's keyword ids and weights, for the answer's trimming of each hit (the
         # tokeniser is the costly part: once per question, not once per quoted passage).
         self._question_terms = lru_cache(maxsize=256)(self._terms_of)
+        # A quoted paragraph's number: answers ask for its sentence vectors and for its
+        # sentence coverage (one snapshot query per paragraph, not one per question asked).
+        self._number_of = lru_cache(maxsize=4096)(self._paragraph_number)
         self.manifest = manifest
         self.dense = dense
         self.keyword = keyword
@@ -421,8 +424,11 @@ class Retriever:
         """The stored sentence vectors of ``paragraph`` (answers trim with them)."""
         if self.sentences is None:
             return None
-        number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
+        number = self._number_of(paragraph.id)
         return None if number is None else self.sentences.of(number)
+
+    def _paragraph_number(self, paragraph_id: str) -> int | None:
+        return self.snapshot.numbers([paragraph_id]).get(paragraph_id)
 
     def _terms_of(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         return self.keyword.scores(topic_terms(question)).terms()
@@ -432,7 +438,7 @@ class Retriever:
         words it holds (``embeddings.sentence_terms``); answers trim with it."""
         if self.sentence_terms is None:
             return None
-        number = self.snapshot.numbers([paragraph.id]).get(paragraph.id)
+        number = self._number_of(paragraph.id)
         if number is None:
             return None
         return self.sentence_terms.sentence_coverage(*self._question_terms(question), number)
