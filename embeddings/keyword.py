@@ -242,6 +242,18 @@ class KeywordIndex:
         return cls(meta["ids"], vocab, postings, korean, stemming, token_best=best)
 
 
+def _survivors(numbers: np.ndarray, lower: np.ndarray, rest: float, n: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The passages (and their lower bounds) that can still be among the ``n`` best: their
+    bound plus ``rest`` (what the tokens not yet counted can add) reaches the ``n``-th best
+    bound. Float64 bounds stand for float32 sums: the slack keeps every tie with the n-th."""
+    if len(lower) <= n:
+        return numbers, lower
+    nth = float(np.partition(lower, len(lower) - n)[len(lower) - n])
+    keep = lower + rest + _BOUND_SLACK * (nth + rest) >= nth
+    return numbers[keep], lower[keep]
+
+
 def _columns_only(vocab: dict[str, int], postings: Postings) -> dict[str, int]:
     """``vocab`` without the tokens that have no column (bm25s adds "" to every vocabulary)."""
     columns = len(postings.indptr) - 1
@@ -264,6 +276,11 @@ class KeywordScores:
         self._postings = postings
         self._tokens = tokens  # token ids in query order (repeats count, as in bm25s)
         self.bound = bound
+        # Exact scores that :meth:`best` computed (sorted passage numbers, scores), or every
+        # passage's when it scored the whole corpus: the candidates' lookups that follow
+        # read them instead of searching the postings again (one scoring pass a question).
+        self._known: tuple[np.ndarray, np.ndarray] | None = None
+        self._all: np.ndarray | None = None
 
     @property
     def empty(self) -> bool:
@@ -273,6 +290,20 @@ class KeywordScores:
     def at(self, numbers: Sequence[int] | np.ndarray) -> np.ndarray:
         """Raw BM25 (float32) of passages ``numbers``, looked up in the question's postings."""
         rows = np.asarray(numbers, dtype=np.int64)
+        if self._all is not None:
+            return self._all[rows]
+        if self._known is None or not len(rows):
+            return self._lookup(rows)
+        known, values = self._known
+        where = np.minimum(np.searchsorted(known, rows), max(len(known) - 1, 0))
+        found = known[where] == rows
+        out = np.empty(len(rows), dtype=np.float32)
+        out[found] = values[where[found]]
+        out[~found] = self._lookup(rows[~found])
+        return out
+
+    def _lookup(self, rows: np.ndarray) -> np.ndarray:
+        """Raw BM25 of ``rows``, summed token by token from the question's postings."""
         out = np.zeros(len(rows), dtype=np.float32)
         if self.empty or not len(rows):
             return out
@@ -293,10 +324,13 @@ class KeywordScores:
         passage number.
 
         MaxScore: the question's tokens in decreasing order of their best contribution; a
-        passage holding none of the first ``m`` scores at most the sum of the others' best.
-        Once the ``n``-th best score among the passages holding one of the first ``m``
-        exceeds that sum, no other passage can enter the top ``n``: only those are scored.
-        Common words (long postings, small contributions) are then looked up, not scanned.
+        passage holding none of the first ``m`` scores at most the sum of the others' best
+        (``rest``). What the first ``m`` tokens' postings give a passage is a lower bound of
+        its score; once the ``n``-th best lower bound exceeds ``rest``, no other passage can
+        enter the top ``n``. Of those passages, only the ones whose bound plus ``rest`` reaches
+        that ``n``-th bound can still rank: only they are scored exactly. Common words (long
+        postings, small contributions) are then looked up for a few hundred passages, not
+        scanned or searched for thousands.
         """
         if self.empty or n <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
@@ -306,20 +340,36 @@ class KeywordScores:
         order = np.argsort(-ceiling, kind="stable")
         postings = self._postings
         lengths = np.array([postings.length(int(t)) for t in unique[order]], dtype=np.int64)
+        numbers = np.zeros(0, dtype=np.int64)
+        scores = np.zeros(0, dtype=np.float32)
         for m in range(1, len(order) + 1):
             if int(lengths[:m].sum()) > postings.documents // _DENSE_SHARE:
                 numbers, scores = self._every()  # most passages are candidates: score them all
                 break
-            essential = [postings.column(int(t))[0] for t in unique[order[:m]]]
-            numbers = (np.asarray(essential[0], dtype=np.int64) if m == 1 else
-                       np.unique(np.concatenate(essential)).astype(np.int64))
-            scores = self.at(numbers)
-            if m == len(order):
+            columns = [postings.column(int(t)) for t in unique[order[:m]]]
+            passages = np.concatenate([c[0] for c in columns]).astype(np.int64)
+            weights = np.concatenate([np.asarray(c[1], dtype=np.float64) * float(k)
+                                      for c, k in zip(columns, counts[order[:m]], strict=True)])
+            numbers, inverse = np.unique(passages, return_inverse=True)
+            lower = np.bincount(inverse, weights=weights, minlength=len(numbers))
+            rest = float(ceiling[order[m:]].sum())
+            nth = (float(np.partition(lower, len(lower) - n)[len(lower) - n])
+                   if len(lower) >= n else 0.0)
+            if m == len(order) or (len(lower) >= n and rest * (1 + _BOUND_SLACK) < nth):
+                # The other tokens one by one, rarest first: each raises the survivors'
+                # bounds and lowers ``rest``, so fewer can still reach the n-th.
+                for token, ceil, k in zip(unique[order[m:]].tolist(), ceiling[order[m:]].tolist(),
+                                          counts[order[m:]].tolist(), strict=True):
+                    numbers, lower = _survivors(numbers, lower, rest, n)
+                    column, values = postings.column(token)
+                    where = np.minimum(np.searchsorted(column, numbers), max(len(column) - 1, 0))
+                    found = column[where] == numbers if len(column) else where < 0
+                    lower[found] += np.asarray(values[where[found]], dtype=np.float64) * k
+                    rest -= ceil
+                numbers, lower = _survivors(numbers, lower, max(rest, 0.0), n)
+                scores = self._lookup(numbers)  # exact: bm25s's float32 sums in query order
+                self._known = (numbers, scores)
                 break
-            if len(numbers) >= n:
-                nth = float(np.partition(scores, len(scores) - n)[len(scores) - n])
-                if float(ceiling[order[m:]].sum()) * (1 + _BOUND_SLACK) < nth:
-                    break
         keep = scores > 0
         numbers, scores = numbers[keep], scores[keep]
         if len(numbers) > 4 * n:
@@ -337,6 +387,7 @@ class KeywordScores:
         for token in self._tokens.tolist():
             passages, values = self._postings.column(token)
             dense[passages] += values
+        self._all = dense
         numbers = np.flatnonzero(dense)
         return numbers, dense[numbers]
 

@@ -252,16 +252,14 @@ class Retriever:
                 break
         return best
 
-    def _cosines(self, query_vector: np.ndarray, numbers: Sequence[int]) -> dict[int, float]:
+    def _cosines(self, query_vector: np.ndarray, numbers: np.ndarray) -> np.ndarray:
         """Exact cosine of every paragraph in ``numbers`` (best of its passages; 0 without)."""
         if not len(numbers):
-            return {}
-        wanted = np.asarray(numbers, dtype=np.int64)
-        starts, ends = self._row_start[wanted], self._row_start[wanted + 1]
+            return np.zeros(0, dtype=np.float64)
+        starts, ends = self._row_start[numbers], self._row_start[numbers + 1]
         rows = self._row_order[ranges(starts, ends)]
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
-        best = segment_max(cos, ends - starts)
-        return dict(zip(wanted.tolist(), best.tolist(), strict=False))
+        return segment_max(cos, ends - starts)
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
                    language: str | None = None) -> tuple[list[Candidate], dict[int, list[int]]]:
@@ -276,36 +274,50 @@ class Retriever:
         partners = sorted({m for x in numbers for m in aligned.get(x, ())})
         # The partners' own translations too: a hit may be shown from its partner's side.
         aligned.update(self.snapshot.aligned_numbers([m for m in partners if m not in aligned]))
-        every = list(dict.fromkeys([*numbers, *partners]))
-        cosine = self._cosines(query_vector, every)
-        sentence = (self.sentences.best(query_vector, every, cosine.__getitem__)
-                    if self.sentences is not None else cosine)
-        bm25 = dict(zip(every, scores.at(every).tolist(), strict=False))
-        proximity: dict[int, float] | None = None
-        if self.sentence_terms is not None:
-            proximity = self.sentence_terms.coverage(*scores.terms(), every)
+        # Every paragraph scored, the candidates first; all evidence as arrays over it (one
+        # gather and one product per kind, read back as plain lists for the loop below).
+        every = np.asarray(list(dict.fromkeys([*numbers, *partners])), dtype=np.int64)
+        slot = {x: i for i, x in enumerate(every.tolist())}
+        cosine_of = self._cosines(query_vector, every)
+        if self.sentences is not None:
+            best, stored = self.sentences.best(query_vector, every)
+            sentence = np.where(stored, best, cosine_of).tolist()
+        else:
+            sentence = cosine_of.tolist()
+        cosine = cosine_of.tolist()
+        raw = scores.at(every)
+        bm25 = raw.tolist()
+        share = (np.minimum(raw.astype(np.float64) / scores.bound, 1.0).tolist()
+                 if scores.bound > 0 else [0.0] * len(every))
+        proximity = (self.sentence_terms.coverage(*scores.terms(), every).tolist()
+                     if self.sentence_terms is not None else None)
+        korean = (self.snapshot.langs[every] == LANG_CODES["ko"]).tolist()
         dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
         keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
         fallback = min(baselines.values(), default=0.0)
         out = []
-        for x in numbers:
-            partner = aligned.get(x, ())
-            mine = self.snapshot.language_of(x)
-            theirs = self.snapshot.language_of(partner[0]) if partner else mine
+        for i, x in enumerate(numbers):
+            mine = "ko" if korean[i] else "en"
+            centre = baselines.get(mine, fallback)
+            theirs = [slot[m] for m in aligned.get(x, ())]
+            if theirs:
+                their_language = "ko" if korean[theirs[0]] else "en"
+                counterpart: tuple[float | None, float | None, float, float | None, float] = (
+                    max(cosine[j] for j in theirs), max(sentence[j] for j in theirs),
+                    max(share[j] for j in theirs),
+                    max(proximity[j] for j in theirs) if proximity is not None else None,
+                    baselines.get(their_language, fallback))
+            else:
+                counterpart = (None, None, 0.0, None, centre)
             out.append(Candidate(
-                id=x, language=mine, dense=cosine[x],
-                keyword=bm25[x],
-                share=scores.share(bm25[x]),
-                sentence=sentence[x],
-                counterpart_dense=max((cosine[m] for m in partner), default=None),
-                counterpart_sentence=max((sentence[m] for m in partner), default=None),
-                counterpart_share=max((scores.share(bm25[m]) for m in partner), default=0.0),
-                sentence_share=proximity[x] if proximity is not None else None,
-                counterpart_sentence_share=max((proximity[m] for m in partner), default=None)
-                if proximity is not None else None,
+                id=x, language=mine, dense=cosine[i], keyword=bm25[i], share=share[i],
+                sentence=sentence[i],
+                counterpart_dense=counterpart[0], counterpart_sentence=counterpart[1],
+                counterpart_share=counterpart[2],
+                sentence_share=proximity[i] if proximity is not None else None,
+                counterpart_sentence_share=counterpart[3],
                 dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
-                centre=baselines.get(mine, fallback),
-                counterpart_centre=baselines.get(theirs, fallback)))
+                centre=centre, counterpart_centre=counterpart[4]))
         return out, aligned
 
     # -- search ---------------------------------------------------------------------------

@@ -129,14 +129,15 @@ class SentenceTerms:
         out[owner[found], where[found]] = True
         return out
 
-    def coverage(self, query: np.ndarray, weights: np.ndarray, numbers: Sequence[int]
-                 ) -> dict[int, float]:
-        """Each paragraph's best window coverage of the question's tokens ``query`` (sorted
-        unique vocabulary ids) weighted by ``weights``; 0 when the question has none."""
+    def coverage(self, query: np.ndarray, weights: np.ndarray, numbers: Sequence[int] | np.ndarray
+                 ) -> np.ndarray:
+        """Each paragraph's best window coverage (in the order of ``numbers``) of the
+        question's tokens ``query`` (sorted unique vocabulary ids) weighted by ``weights``;
+        0 when the question has none."""
         wanted = np.asarray(numbers, dtype=np.int64)
         total = float(np.sum(weights))
         if not len(wanted) or total <= 0:
-            return dict.fromkeys(wanted.tolist(), 0.0)
+            return np.zeros(len(wanted), dtype=np.float64)
         first, last = self.paragraph_units[wanted], self.paragraph_units[wanted + 1]
         counts = last - first
         units = ranges(first, last)
@@ -150,7 +151,7 @@ class SentenceTerms:
         # Clipped: summing the weights in another order can round a full window past 1.
         share = np.minimum(window.astype(np.float64) @ np.asarray(weights, dtype=np.float64)
                            / total, 1.0)
-        return dict(zip(wanted.tolist(), segment_max(share, counts).tolist(), strict=True))
+        return segment_max(share, counts)
 
     def sentence_coverage(self, query: np.ndarray, weights: np.ndarray, number: int) -> np.ndarray:
         """Paragraph ``number``'s per-sentence coverage (one value per stored unit)."""

@@ -15,7 +15,7 @@ A paragraph of one sentence stores none: its paragraph vector is its sentence ve
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -111,18 +111,14 @@ class StoredSentences:
         a, b = int(self.start[n]), int(self.start[n + 1])
         return np.asarray(self.vectors[a:b], dtype=np.float32) if b > a else None
 
-    def best(self, query_vector: np.ndarray, numbers: Sequence[int],
-             fallback: Callable[[int], float]) -> dict[int, float]:
-        """Each paragraph's best sentence cosine (``fallback(n)`` for one-sentence ones).
+    def best(self, query_vector: np.ndarray, numbers: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """Each paragraph's best sentence cosine, and whether it stores sentences at all (a
+        one-sentence paragraph stores none: its own vector is its sentence's).
 
         One gather and one product for all of ``numbers`` (a query scores a few hundred)."""
-        if not len(numbers):
-            return {}
         wanted = np.asarray(numbers, dtype=np.int64)
         starts, ends = self.start[wanted], self.start[wanted + 1]
         cos = np.asarray(self.vectors[ranges(starts, ends)], dtype=np.float32) @ np.asarray(
             query_vector, dtype=np.float32)
-        best = segment_max(cos, ends - starts).tolist()
-        return {n: value if length else fallback(n)
-                for n, value, length in zip(wanted.tolist(), best, (ends - starts).tolist(),
-                                            strict=True)}
+        return segment_max(cos, ends - starts), ends > starts

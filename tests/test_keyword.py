@@ -108,3 +108,9 @@ def test_sparse_scoring_matches_bm25s_over_the_whole_corpus(tmp_path: Path) -> N
                 expected = [i for i in order if full[i] > 0][:n]
                 assert numbers.tolist() == expected
                 assert np.array_equal(values, full[expected].astype(np.float32))
+                # Lookups after a top-n read what it scored, and search the rest.
+                assert np.array_equal(scores.at(np.arange(len(docs))), full.astype(np.float32))
+            fresh = index.scores(question)
+            fresh.best(10)
+            assert np.array_equal(fresh.at(np.arange(len(docs))[::-1]),
+                                  full[::-1].astype(np.float32))

@@ -44,7 +44,7 @@ def test_coverage_prefers_the_paragraph_holding_the_words_together(tmp_path: Pat
     scores = keyword.scores(tokenize(QUESTION))
     ids, weights = scores.terms()
     assert list(ids) == sorted(set(ids.tolist())) and (weights > 0).all()
-    coverage = terms.coverage(ids, weights, [0, 1, 2])
+    coverage = dict(enumerate(terms.coverage(ids, weights, [0, 1, 2]).tolist()))
     # Paragraph 0's first two sentences hold every word; paragraph 1 scatters them.
     assert coverage[0] == pytest.approx(1.0)
     assert 0 < coverage[1] < coverage[0]
@@ -58,7 +58,7 @@ def test_window_does_not_join_sentences_of_two_paragraphs(tmp_path: Path) -> Non
     keyword, terms = _stored(tmp_path)
     # "Persia" ends paragraph 1 and "Seoul" is paragraph 2: no window holds both.
     ids, weights = keyword.scores(tokenize("Persia Seoul")).terms()
-    coverage = terms.coverage(ids, weights, [1, 2])
+    coverage = dict(zip([1, 2], terms.coverage(ids, weights, [1, 2]).tolist(), strict=True))
     share = dict(zip(ids.tolist(), (weights / weights.sum()).tolist(), strict=True))
     vocab = keyword.vocabulary
     assert coverage[1] == pytest.approx(share[vocab["persia"]])
