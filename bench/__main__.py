@@ -78,6 +78,12 @@ def main() -> int:
               f" {realistic['recall_at_10']:.3f} at ef_search {realistic['ef_search']}"
               f" ({_ms_at(realistic)} ms/query; exact scan {realistic['exact_ms_per_query']:.1f}"
               " ms/query)", flush=True)
+        rows = realistic.get("retriever_rows")
+        at = realistic.get("sweep", {}).get(str(realistic["ef_search"]), {})
+        if rows and realistic.get("recall_at_50") is not None:
+            print(f"  at the retriever's breadth ({rows} rows asked, the first 50 kept):"
+                  f" recall@50 {realistic['recall_at_50']:.3f}"
+                  f" ({at.get(f'ms_per_query_{rows}', 0):.2f} ms/query)", flush=True)
 
     print("== cold `dari ask` on the bundled corpus (fresh processes) ==", flush=True)
     cold_figures = cold.run()

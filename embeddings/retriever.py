@@ -43,6 +43,11 @@ log = logging.getLogger(__name__)
 # A language with fewer paragraphs than this share of the corpus (and fewer than
 # fusion.BASELINE_CANDIDATES) gets no candidates or baseline of its own.
 _MINOR_LANGUAGE = 0.1
+# Dense rows fetched per paragraph wanted: a paragraph longer than the model's window has
+# several rows, and in a bilingual corpus the first search must hold ``want`` paragraphs of
+# each language (measured: 1.5 left a language short at 100k, and its own masked search cost
+# more than the breadth saved). A result still short is widened.
+ROWS_PER_PARAGRAPH = 3
 
 
 def collapse_translations(numbers: Sequence[int],
@@ -214,7 +219,7 @@ class Retriever:
         cosine, best first: rows are over-fetched (a paragraph may have several passages)
         and widened until ``want`` distinct paragraphs are found or the rows run out."""
         mask, available = self._language_rows[language] if language else (None, self.dense.ntotal)
-        fetch = want * 3
+        fetch = want * ROWS_PER_PARAGRAPH
         while True:
             scores, rows = self.dense.search(query_vector, min(fetch, available), mask)
             valid = rows[0] >= 0
