@@ -33,6 +33,8 @@ def print_size(size: str, row: dict[str, Any]) -> None:
     bare = row.get("bare_encode_p50_ms")
     recall = row.get("hnsw_recall_at_10")
     extra = f", HNSW recall@10 {recall:.3f} (isotropic clusters)" if recall is not None else ""
+    if row.get("hnsw_recall_at_50") is not None:
+        extra += f", recall@50 at the retriever's breadth {row['hnsw_recall_at_50']:.3f}"
     print(f"  {size:>9} paragraphs: ask p50 {row['ask_p50_ms']:.1f} ms"
           f" ({_ratio(row['ask_p50_ms'], bare)} bare encode p50 {bare:.1f} ms),"
           f" p99 {row['ask_p99_ms']:.1f} ms ({_ratio(row['ask_p99_ms'], bare)}){extra}")

@@ -455,6 +455,8 @@ def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
         "build": retriever.manifest.extra.get("bench", {}),
         "hnsw_recall_at_10": _recall_at(retriever.manifest.extra.get("bench", {}),
                                         settings.index.hnsw_ef_search),
+        # At the retriever's breadth (its rows asked, its 50 candidates kept), from the build.
+        "hnsw_recall_at_50": retriever.manifest.extra.get("bench", {}).get("hnsw_recall_at_50"),
     }
 
 
