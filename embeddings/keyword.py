@@ -35,7 +35,8 @@ _NONOCCURRENCE = "nonoccurrence_array.index.npy"
 _TOKEN_BEST = "token_best.npy"
 # A MaxScore bound is compared with float32 sums: leave room for their rounding.
 _BOUND_SLACK = 1e-5
-# Past 1/_DENSE_SHARE of the corpus in candidate postings, one dense pass is cheaper.
+# Past 1/_DENSE_SHARE of the corpus in essential postings, and past half of all the
+# question's postings (a dense pass reads them all), one dense pass is cheaper.
 _DENSE_SHARE = 8
 
 
@@ -242,6 +243,23 @@ class KeywordIndex:
         return cls(meta["ids"], vocab, postings, korean, stemming, token_best=best)
 
 
+def _merge(numbers: np.ndarray, lower: np.ndarray, column: np.ndarray, values: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """The union of two sorted posting runs, each passage's values summed: one stable sort of
+    two sorted runs (a linear merge) instead of sorting every essential posting again."""
+    if not len(numbers):
+        return column, values
+    merged = np.concatenate([numbers, column])
+    weights = np.concatenate([lower, values])
+    order = np.argsort(merged, kind="stable")
+    merged, weights = merged[order], weights[order]
+    first = np.empty(len(merged), dtype=bool)
+    first[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    return merged[starts], np.add.reduceat(weights, starts)
+
+
 def _survivors(numbers: np.ndarray, lower: np.ndarray, rest: float, n: int
                ) -> tuple[np.ndarray, np.ndarray]:
     """The passages (and their lower bounds) that can still be among the ``n`` best: their
@@ -340,18 +358,18 @@ class KeywordScores:
         order = np.argsort(-ceiling, kind="stable")
         postings = self._postings
         lengths = np.array([postings.length(int(t)) for t in unique[order]], dtype=np.int64)
+        total = int(lengths.sum())
         numbers = np.zeros(0, dtype=np.int64)
+        lower = np.zeros(0, dtype=np.float64)
         scores = np.zeros(0, dtype=np.float32)
         for m in range(1, len(order) + 1):
-            if int(lengths[:m].sum()) > postings.documents // _DENSE_SHARE:
-                numbers, scores = self._every()  # most passages are candidates: score them all
+            essential = int(lengths[:m].sum())
+            if essential > postings.documents // _DENSE_SHARE and 2 * essential > total:
+                numbers, scores = self._every()  # most postings are essential: score them all
                 break
-            columns = [postings.column(int(t)) for t in unique[order[:m]]]
-            passages = np.concatenate([c[0] for c in columns]).astype(np.int64)
-            weights = np.concatenate([np.asarray(c[1], dtype=np.float64) * float(k)
-                                      for c, k in zip(columns, counts[order[:m]], strict=True)])
-            numbers, inverse = np.unique(passages, return_inverse=True)
-            lower = np.bincount(inverse, weights=weights, minlength=len(numbers))
+            column, values = postings.column(int(unique[order[m - 1]]))
+            numbers, lower = _merge(numbers, lower, np.asarray(column, dtype=np.int64),
+                                    np.asarray(values, dtype=np.float64) * float(counts[order[m - 1]]))
             rest = float(ceiling[order[m:]].sum())
             nth = (float(np.partition(lower, len(lower) - n)[len(lower) - n])
                    if len(lower) >= n else 0.0)
