@@ -7,8 +7,12 @@ import asyncio
 import dataclasses
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from settings.config import Settings, discord_token
+
+if TYPE_CHECKING:  # the service pulls in the model and FAISS: only for the annotation
+    from dari.service import DariService
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +77,24 @@ def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the real bot against the local emulator with a terminal chat."""
+def sandbox_command(args: argparse.Namespace, settings: Settings,
+                    service: DariService | None = None) -> int:
+    """Run the real bot against the local emulator with a terminal chat; ``service`` is one
+    the caller opened already (and closes), so the model is not loaded twice."""
     # Lazy: discord.py and the emulator are only needed for this command.
     from bot.client import DariBot, build_bot
     from bot.feedback import FeedbackStore
     from dari.sandbox import run_sandbox
     from dari.service import DariService
 
+    owned = service is None
     if not args.verbose:
         # The terminal is the chat: INFO lines (connected, synced, index loaded) would
         # interleave with the replies. Warnings still show; -v shows everything.
         logging.getLogger().setLevel(logging.WARNING)
     # The service (and the index, on first use) is ready before the event loop starts:
     # building it inside the loop would stall the emulator for as long as indexing takes.
-    service = DariService(settings)
+    service = DariService(settings) if service is None else service
     # The sandbox's questions and votes go to the data directory's log: `dari report` shows them.
     feedback = FeedbackStore.open(settings.data_dir, settings.feedback.retention_days)
     try:
@@ -107,7 +114,8 @@ def sandbox_command(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(run_sandbox(settings, make_sandbox_bot, stdin=sys.stdin, stdout=sys.stdout))
     finally:
         feedback.close()
-        service.close()
+        if owned:
+            service.close()
 
 
 def sync_command(args: argparse.Namespace, settings: Settings) -> int:

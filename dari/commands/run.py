@@ -55,6 +55,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         paragraphs = ", ".join(f"{n} {lang}" for lang, n in status.paragraphs.items())
         print(f"Indexed: {status.articles} articles ({paragraphs}) with {status.model}",
               file=sys.stderr)
+        # The same service (model and index loaded) serves the sandbox.
+        return bot_commands.sandbox_command(args, settings, service)
     finally:
         service.close()
-    return bot_commands.sandbox_command(args, settings)
