@@ -6,6 +6,8 @@ test_retriever and test_eval; here each rule is pinned down on numbers we choose
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from embeddings import fusion
@@ -94,13 +96,44 @@ def test_korean_cosines_need_more_to_count() -> None:
 
 
 def test_the_rule_separates_clear_cases() -> None:
-    t = fusion.RELEVANCE_THRESHOLD
+    en, ko = fusion.relevance_threshold("en"), fusion.relevance_threshold("ko")
     # A named passage well above the question's baseline: answered, in both languages.
-    assert relevance(ev("en", dense=0.86, gap=0.08, share=1.0, margin=0.03)) >= t
-    assert relevance(ev("ko", dense=0.90, gap=0.08, share=1.0, margin=0.03)) >= t
+    assert relevance(ev("en", dense=0.86, gap=0.08, share=1.0, margin=0.03)) >= en
+    assert relevance(ev("ko", dense=0.90, gap=0.08, share=1.0, margin=0.03)) >= ko
     # Nothing stands out and no rare word is found: refused, in both languages.
-    assert relevance(ev("en", dense=0.79, gap=0.01, share=0.0, margin=0.0)) < t
-    assert relevance(ev("ko", dense=0.83, gap=0.01, share=0.0, margin=0.0)) < t
+    assert relevance(ev("en", dense=0.79, gap=0.01, share=0.0, margin=0.0)) < en
+    assert relevance(ev("ko", dense=0.83, gap=0.01, share=0.0, margin=0.0)) < ko
+
+
+def test_each_language_has_its_threshold() -> None:
+    assert set(fusion.RELEVANCE_THRESHOLDS) == {"en", "ko"}
+    assert all(0.0 < t < 1.0 for t in fusion.RELEVANCE_THRESHOLDS.values())
+    assert fusion.relevance_threshold("ko") == fusion.RELEVANCE_THRESHOLDS["ko"]
+    assert fusion.relevance_threshold("xx") == fusion.RELEVANCE_THRESHOLDS["en"]
+
+
+def test_missing_words_count_against_a_passage_that_could_hold_them() -> None:
+    # An English passage whose best two sentences hold a fifth of the question's words: a
+    # neighbouring story on the same topic, not the answer.
+    scattered = Candidate(1, "en", dense=0.85, share=0.2, sentence_share=0.2, centre=0.79)
+    assert fusion.coverage_gap(scattered, "en") == pytest.approx(0.8)
+    # A Korean paragraph without a translation cannot hold an English question's words:
+    # no evidence either way.
+    other = Candidate(2, "ko", dense=0.85, centre=0.79)
+    assert fusion.coverage_gap(other, "en") == 0.0
+    # With an English translation it can: the translation's coverage counts.
+    translated = Candidate(3, "ko", dense=0.85, centre=0.79, counterpart_dense=0.84,
+                           counterpart_share=0.9, counterpart_sentence_share=0.9)
+    assert fusion.coverage_gap(translated, "en") == pytest.approx(0.1)
+    # Only an English question's gap counts (Korean words often differ in form from the
+    # answering passage's: compounds, 데뷔작 / 데뷔), and it lowers the probability.
+    full = fusion.Judge([Candidate(1, "en", dense=0.85, share=0.9, sentence_share=1.0,
+                                   centre=0.79)], "en").question
+    gappy = fusion.Judge([scattered], "en").question
+    assert gappy.coverage_gap > full.coverage_gap == 0.0
+    assert relevance(dataclasses.replace(full, coverage_gap=0.8)) < relevance(full)
+    korean = dataclasses.replace(full, language="ko")
+    assert relevance(dataclasses.replace(korean, coverage_gap=0.8)) == relevance(korean)
 
 
 def test_evidence_is_judged_against_its_own_language() -> None:
@@ -123,6 +156,7 @@ def test_a_passage_is_judged_on_its_own_evidence() -> None:
     strong = Candidate(1, "en", dense=0.87, share=1.0, centre=0.78)
     weak = Candidate(2, "en", dense=0.80, share=0.0, centre=0.78)
     judge = fusion.Judge([strong, weak], "en")
-    assert relevance(judge.question) >= fusion.RELEVANCE_THRESHOLD
-    assert relevance(judge.passage(strong)) >= fusion.RELEVANCE_THRESHOLD
-    assert relevance(judge.passage(weak)) < fusion.RELEVANCE_THRESHOLD
+    t = fusion.relevance_threshold("en")
+    assert relevance(judge.question) >= t
+    assert relevance(judge.passage(strong)) >= t
+    assert relevance(judge.passage(weak)) < t
