@@ -344,7 +344,7 @@ class Retriever:
         judge = fusion.Judge(candidates, asked_in, aligned)
         evidence = judge.question
         probability = fusion.relevance(evidence)
-        threshold = cfg.min_score if cfg.min_score > 0 else fusion.relevance_threshold(asked_in)
+        threshold = cfg.min_score if cfg.min_score > 0 else fusion.RELEVANCE_THRESHOLD
         if trace is not None:
             trace.candidates, trace.aligned, trace.evidence = candidates, aligned, evidence
             trace.probability, trace.threshold = probability, threshold

@@ -96,20 +96,13 @@ def test_korean_cosines_need_more_to_count() -> None:
 
 
 def test_the_rule_separates_clear_cases() -> None:
-    en, ko = fusion.relevance_threshold("en"), fusion.relevance_threshold("ko")
+    t = fusion.RELEVANCE_THRESHOLD
     # A named passage well above the question's baseline: answered, in both languages.
-    assert relevance(ev("en", dense=0.86, gap=0.08, share=1.0, margin=0.03)) >= en
-    assert relevance(ev("ko", dense=0.90, gap=0.08, share=1.0, margin=0.03)) >= ko
+    assert relevance(ev("en", dense=0.86, gap=0.08, share=1.0, margin=0.03)) >= t
+    assert relevance(ev("ko", dense=0.90, gap=0.08, share=1.0, margin=0.03)) >= t
     # Nothing stands out and no rare word is found: refused, in both languages.
-    assert relevance(ev("en", dense=0.79, gap=0.01, share=0.0, margin=0.0)) < en
-    assert relevance(ev("ko", dense=0.83, gap=0.01, share=0.0, margin=0.0)) < ko
-
-
-def test_each_language_has_its_threshold() -> None:
-    assert set(fusion.RELEVANCE_THRESHOLDS) == {"en", "ko"}
-    assert all(0.0 < t < 1.0 for t in fusion.RELEVANCE_THRESHOLDS.values())
-    assert fusion.relevance_threshold("ko") == fusion.RELEVANCE_THRESHOLDS["ko"]
-    assert fusion.relevance_threshold("xx") == fusion.RELEVANCE_THRESHOLDS["en"]
+    assert relevance(ev("en", dense=0.79, gap=0.01, share=0.0, margin=0.0)) < t
+    assert relevance(ev("ko", dense=0.83, gap=0.01, share=0.0, margin=0.0)) < t
 
 
 def test_missing_words_count_against_a_passage_that_could_hold_them() -> None:
@@ -156,7 +149,7 @@ def test_a_passage_is_judged_on_its_own_evidence() -> None:
     strong = Candidate(1, "en", dense=0.87, share=1.0, centre=0.78)
     weak = Candidate(2, "en", dense=0.80, share=0.0, centre=0.78)
     judge = fusion.Judge([strong, weak], "en")
-    t = fusion.relevance_threshold("en")
+    t = fusion.RELEVANCE_THRESHOLD
     assert relevance(judge.question) >= t
     assert relevance(judge.passage(strong)) >= t
     assert relevance(judge.passage(weak)) < t
