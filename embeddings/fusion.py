@@ -18,7 +18,8 @@ keyword evidence, an English paragraph gets its Korean original's cosine.
 The no-answer rule is a logistic model over what the question's own candidates show: the
 best dense evidence measured against the question's own cosine distribution (e5's cosines
 for Korean text sit higher than for English, and one absolute cut cannot serve both), the
-best keyword share (rare words of the question found in a passage), and the language.
+best keyword share (rare words of the question found in a passage), the language, and for
+English questions the words the first-ranked passage lacks (``coverage_gap``).
 ``eval/fit.py`` fits every constant here on the *tune* halves of the evaluation sets
 (``make eval`` reports the *test* halves); see ``docs/retrieval.md``.
 """
@@ -61,7 +62,7 @@ RRF_K = 60
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
 RELEVANCE_BIAS = -39.3549
-RELEVANCE_WEIGHTS = (15.1229, 2.4565, -0.6613, 2.5341, -0.504, -0.5035, 4.0758, 5.826, 25.6, 1.1235, 7.315, 11.1004, 20.5806)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
+RELEVANCE_WEIGHTS = (15.1229, 2.4565, -0.6613, 2.5341, -0.504, -0.5035, 4.0758, 5.826, 25.6, 1.1235, 7.315, 11.1004, 20.5806, -1.7234)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage
@@ -224,7 +225,14 @@ class Evidence:
     vocabulary a passage holds (in the question's language, and across languages: numbers
     and names), whether one passage stands out from the rest (margins), what the passage
     ranked first shows itself, and the best sentence's and whole paragraph's cosines (a
-    question about the corpus matches one sentence far better than any paragraph).
+    question about the corpus matches one sentence far better than any paragraph), and, for
+    an English question, how much of its IDF-weighted words the first-ranked passage lacks
+    in its best window of two sentences when it could hold them (``coverage_gap``): an
+    off-corpus question meets a neighbouring story on its topic, which scatters or lacks its
+    rare words, while the passage that answers holds them together. Korean questions leave
+    it out: measured on tune, there it traded Korean QA answers for cross-lingual ones, as
+    Korean questions often word a term in another form than the answer (compounds: 데뷔작 /
+    데뷔), so a missing word is weaker evidence.
     """
 
     language: str  # the question's language
@@ -238,6 +246,8 @@ class Evidence:
     top_gap: float  # relative evidence of the first-ranked candidate
     sentence: float  # best sentence cosine
     paragraph: float  # best paragraph cosine
+    # The first-ranked passage's coverage_gap: what of the question's words it lacks.
+    coverage_gap: float = 0.0
 
     @property
     def share(self) -> float:
@@ -249,7 +259,20 @@ class Evidence:
         korean = 1.0 if self.language == "ko" else 0.0
         return (self.dense, self.gap, self.same, self.cross, korean, korean * self.dense,
                 korean * self.gap, self.margin, self.relative_margin, self.top_share,
-                self.top_gap, self.sentence, self.paragraph)
+                self.top_gap, self.sentence, self.paragraph, (1.0 - korean) * self.coverage_gap)
+
+
+def coverage_gap(c: Candidate, asked_in: str) -> float:
+    """How much of the question's IDF-weighted words ``c`` lacks in its best window of two
+    sentences (in the question's language: its own text, or its translation's), 0 when it
+    cannot hold the question's words at all (another language, no translation): BM25 sees
+    nothing there, which is no evidence either way."""
+    if not can_match(c, asked_in):
+        return 0.0
+    covered = c.sentence_side(asked_in)
+    if covered is None:  # a generation without sentence vocabularies: the paragraph's share
+        covered = c.keyword_sides(asked_in)[0]
+    return max(0.0, 1.0 - covered)
 
 
 def relevance(e: Evidence) -> float:
@@ -312,6 +335,7 @@ class Judge:
             top_gap=top.relative_evidence,
             sentence=max(c.sentence if c.sentence is not None else c.dense for c in candidates),
             paragraph=max(c.dense for c in candidates),
+            coverage_gap=coverage_gap(top, self.language),
         )
 
     def _margin(self, c: Candidate) -> float:
@@ -336,7 +360,8 @@ class Judge:
                         sentence=max(_sentence_of(c.sentence, c.dense),
                                      _sentence_of(c.counterpart_sentence, c.counterpart_dense)),
                         paragraph=max(c.dense, c.counterpart_dense if c.counterpart_dense
-                                      is not None else c.dense))
+                                      is not None else c.dense),
+                        coverage_gap=coverage_gap(c, self.language))
 
 
 def _sentence_of(sentence: float | None, dense: float | None) -> float:

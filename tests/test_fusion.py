@@ -6,6 +6,8 @@ test_retriever and test_eval; here each rule is pinned down on numbers we choose
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from embeddings import fusion
@@ -103,6 +105,30 @@ def test_the_rule_separates_clear_cases() -> None:
     assert relevance(ev("ko", dense=0.83, gap=0.01, share=0.0, margin=0.0)) < t
 
 
+def test_missing_words_count_against_a_passage_that_could_hold_them() -> None:
+    # An English passage whose best two sentences hold a fifth of the question's words: a
+    # neighbouring story on the same topic, not the answer.
+    scattered = Candidate(1, "en", dense=0.85, share=0.2, sentence_share=0.2, centre=0.79)
+    assert fusion.coverage_gap(scattered, "en") == pytest.approx(0.8)
+    # A Korean paragraph without a translation cannot hold an English question's words:
+    # no evidence either way.
+    other = Candidate(2, "ko", dense=0.85, centre=0.79)
+    assert fusion.coverage_gap(other, "en") == 0.0
+    # With an English translation it can: the translation's coverage counts.
+    translated = Candidate(3, "ko", dense=0.85, centre=0.79, counterpart_dense=0.84,
+                           counterpart_share=0.9, counterpart_sentence_share=0.9)
+    assert fusion.coverage_gap(translated, "en") == pytest.approx(0.1)
+    # Only an English question's gap counts (Korean words often differ in form from the
+    # answering passage's: compounds, 데뷔작 / 데뷔), and it lowers the probability.
+    full = fusion.Judge([Candidate(1, "en", dense=0.85, share=0.9, sentence_share=1.0,
+                                   centre=0.79)], "en").question
+    gappy = fusion.Judge([scattered], "en").question
+    assert gappy.coverage_gap > full.coverage_gap == 0.0
+    assert relevance(dataclasses.replace(full, coverage_gap=0.8)) < relevance(full)
+    korean = dataclasses.replace(full, language="ko")
+    assert relevance(dataclasses.replace(korean, coverage_gap=0.8)) == relevance(korean)
+
+
 def test_evidence_is_judged_against_its_own_language() -> None:
     # A Korean question: the Korean paragraph's raw cosine is higher, but the English
     # translation of the answer stands further above the English baseline.
@@ -123,6 +149,7 @@ def test_a_passage_is_judged_on_its_own_evidence() -> None:
     strong = Candidate(1, "en", dense=0.87, share=1.0, centre=0.78)
     weak = Candidate(2, "en", dense=0.80, share=0.0, centre=0.78)
     judge = fusion.Judge([strong, weak], "en")
-    assert relevance(judge.question) >= fusion.RELEVANCE_THRESHOLD
-    assert relevance(judge.passage(strong)) >= fusion.RELEVANCE_THRESHOLD
-    assert relevance(judge.passage(weak)) < fusion.RELEVANCE_THRESHOLD
+    t = fusion.RELEVANCE_THRESHOLD
+    assert relevance(judge.question) >= t
+    assert relevance(judge.passage(strong)) >= t
+    assert relevance(judge.passage(weak)) < t
