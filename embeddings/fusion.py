@@ -76,7 +76,7 @@ RELEVANCE_THRESHOLD = 0.64
 BASELINE_CANDIDATES = 50
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """One paragraph with its evidence on both sides (exact scores, see the module doc)."""
 
