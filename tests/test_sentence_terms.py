@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,7 @@ def test_sentence_evidence_ranks_the_answering_paragraph_above_its_neighbour() -
                           centre=0.8, sentence_share=0.4)
     assert [i for i, _ in fusion.fuse([answer, neighbour], "pooled", "ko")] == [1, 2]
     # Without stored sentence terms (None) the evidence is neutral: the old order.
-    old = [Candidate(**{**c.__dict__, "sentence_share": None}) for c in (answer, neighbour)]
+    old = [dataclasses.replace(c, sentence_share=None) for c in (answer, neighbour)]
     assert [i for i, _ in fusion.fuse(old, "pooled", "ko")] == [2, 1]
 
 
