@@ -25,6 +25,7 @@ import argparse
 import pickle
 import re
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -129,19 +130,28 @@ def _languages(sets: dict[str, list[dict[str, Any]]]) -> list[str]:
     return [r["asked_in"] for rows in sets.values() for r in rows]
 
 
+# The no-answer model's L2 strength (scikit-learn's C, on standardised features).
+_C = 0.02
+
+
+def _group_weights(groups: list[str], y: np.ndarray) -> np.ndarray:
+    """Sample weights giving each (set, label) group the same total weight, mean 1."""
+    keys = [f"{g}:{label}" for g, label in zip(groups, y, strict=True)]
+    counts = Counter(keys)
+    weight = np.array([1.0 / counts[k] for k in keys])
+    return weight * (len(weight) / weight.sum())
+
+
 def fit_relevance(sets: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression  # only the fitting script needs it
 
     x, y, groups, first_right = evidence_table(sets)
-    keys = [f"{g}:{label}" for g, label in zip(groups, y)]
-    counts = {k: keys.count(k) for k in set(keys)}
-    weight = np.array([1.0 / counts[k] for k in keys])
-    weight *= len(weight) / weight.sum()
+    weight = _group_weights(groups, y)
     mu, sigma = x.mean(axis=0), x.std(axis=0)
     sigma[sigma == 0] = 1.0
     # Strongly regularised: the features overlap (best vs first-ranked evidence), and a
     # small C keeps the weights moderate at no cost on the tune halves.
-    model = LogisticRegression(C=0.02, max_iter=2000)
+    model = LogisticRegression(C=_C, max_iter=2000)
     model.fit((x - mu) / sigma, y, sample_weight=weight)
     w = model.coef_[0] / sigma
     b = float(model.intercept_[0] - np.sum(model.coef_[0] * mu / sigma))
@@ -187,20 +197,16 @@ def refit_last(sets: dict[str, list[dict[str, Any]]], n: int) -> dict[str, Any]:
     from scipy.optimize import minimize  # only the fitting script needs it
 
     x, y, groups, _ = evidence_table(sets)
-    keys = [f"{g}:{label}" for g, label in zip(groups, y)]
-    counts = {k: keys.count(k) for k in set(keys)}
-    weight = np.array([1.0 / counts[k] for k in keys])
-    weight *= len(weight) / weight.sum()
+    weight = _group_weights(groups, y)
     kept = np.array(fusion.RELEVANCE_WEIGHTS[: x.shape[1] - n], dtype=np.float64)
     offset = fusion.RELEVANCE_BIAS + x[:, : len(kept)] @ kept
     new = x[:, len(kept):]
     sigma = new.std(axis=0)
     sigma[sigma == 0] = 1.0
-    c = 0.02  # as fit_relevance's LogisticRegression(C=0.02)
 
     def loss(w: np.ndarray) -> float:
         z = offset + new @ w
-        return float(np.sum(weight * (np.logaddexp(0.0, z) - y * z)) + 0.5 / c * np.sum((w * sigma) ** 2))
+        return float(np.sum(weight * (np.logaddexp(0.0, z) - y * z)) + 0.5 / _C * np.sum((w * sigma) ** 2))
 
     fitted = minimize(loss, np.zeros(n)).x
     out: dict[str, Any] = {"RELEVANCE_WEIGHTS": tuple(float(v) for v in kept)
