@@ -229,14 +229,14 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
     the same run."""
     import faiss
 
+    from embeddings.fusion import BASELINE_CANDIDATES
+    from embeddings.retriever import ROWS_PER_PARAGRAPH
+
     if queries is None:
         picks = rng.choice(len(vectors), RECALL_QUERIES, replace=False)
         queries = vectors[picks] + rng.standard_normal((RECALL_QUERIES, vectors.shape[1])).astype(
             np.float32) * (0.5 / np.sqrt(vectors.shape[1]))
         queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    from embeddings.fusion import BASELINE_CANDIDATES
-    from embeddings.retriever import ROWS_PER_PARAGRAPH
-
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     t = time.perf_counter()
@@ -249,7 +249,11 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
     for ef in sorted({32, 64, 128, 256, 512, ef_search}):
         dense.set_ef_search(ef)
         row = {}
-        for k, asked, key in ((10, 10, "10"), (BASELINE_CANDIDATES, breadth, "retriever")):
+        # (kept, asked for, the sweep's recall and time fields)
+        for k, asked, recall_key, ms_key in (
+                (10, 10, "recall_at_10", "ms_per_query"),
+                (BASELINE_CANDIDATES, breadth, f"recall_at_{BASELINE_CANDIDATES}_of_{breadth}",
+                 f"ms_per_query_{breadth}")):
             rows = []
             t = time.perf_counter()
             for query in queries:  # one at a time, as questions come
@@ -258,11 +262,7 @@ def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
             ms = (time.perf_counter() - t) * 1000 / RECALL_QUERIES
             recall = float(np.mean([len(set(a) & set(b[:k])) / k
                                     for a, b in zip(rows, truth, strict=False)]))
-            if key == "10":
-                row.update({"recall_at_10": round(recall, 4), "ms_per_query": round(ms, 3)})
-            else:
-                row.update({f"recall_at_{k}_of_{asked}": round(recall, 4),
-                            f"ms_per_query_{asked}": round(ms, 3)})
+            row.update({recall_key: round(recall, 4), ms_key: round(ms, 3)})
         sweep[str(ef)] = row
     dense.set_ef_search(ef_search)
     at = sweep[str(ef_search)]
