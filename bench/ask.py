@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 
 from corpus.models import AlignmentPair, Article, Paragraph
+from embeddings.companion import COMPANION, COMPANION_SENTENCES
+from embeddings.companion import DIMENSION as COMPANION_DIMENSION
 from embeddings.manifest import (
     KEYWORD_DIR,
     Manifest,
@@ -61,7 +63,7 @@ WORDS_PER_PARAGRAPH = 30
 VOCAB = 20_000
 CLUSTER_SIZE = 50  # topics grow with the corpus: local density stays that of a real one
 RECALL_QUERIES = 200
-FORMAT = 6  # bump when the synthetic data or the generation layout changes
+FORMAT = 7  # bump when the synthetic data or the generation layout changes
 SENTENCES_PER_PARAGRAPH = WORDS_PER_PARAGRAPH // 6  # synthetic_corpus writes six-word sentences
 REAL_PASSAGES = 2000  # real paragraphs encoded once to fit the "realistic" vector distribution
 REALISTIC_SIZE = 1_000_000  # the size at which recall on realistic vectors is reported
@@ -167,6 +169,7 @@ def build(n: int, data_dir: Path) -> dict[str, Any]:
     _write_sentences(directory, vectors, rng)
     figures["sentences_build_s"] = round(time.perf_counter() - t, 1)
     del dense
+    _write_companion(directory, n, rng)
 
     # The synthetic words are already tokens (checked above), so the BM25 index is built
     # from ids directly: the same bm25s index KeywordIndex.build makes, without re-tokenising.
@@ -220,6 +223,28 @@ def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Genera
     out.flush()
     del out
     np.save(directory / SENTENCE_START, np.arange(n + 1, dtype=np.int64) * per)
+
+
+def _write_companion(directory: Path, n: int, rng: np.random.Generator) -> None:
+    """Companion vectors as a refresh writes them (float16, ``embeddings.companion``): one
+    per paragraph, clustered like the dense ones in the companion's dimension, and one per
+    stored sentence near its paragraph's (the rows of ``_write_sentences``)."""
+    per = SENTENCES_PER_PARAGRAPH
+    out = np.lib.format.open_memmap(directory / COMPANION, mode="w+", dtype=np.float16,
+                                    shape=(n, COMPANION_DIMENSION))
+    sentences = np.lib.format.open_memmap(directory / COMPANION_SENTENCES, mode="w+",
+                                          dtype=np.float16, shape=(n * per, COMPANION_DIMENSION))
+    step = 50_000
+    for start in range(0, n, step):
+        block = _synthetic_vectors(min(step, n - start), COMPANION_DIMENSION, rng)
+        out[start:start + len(block)] = block
+        rows = np.repeat(block, per, axis=0)
+        rows += rng.standard_normal(rows.shape).astype(np.float32) * (0.5 / np.sqrt(COMPANION_DIMENSION))
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        sentences[start * per:start * per + len(rows)] = rows
+    out.flush()
+    sentences.flush()
+    del out, sentences
 
 
 def _recall(dense: Any, vectors: Any, rng: Any, ef_search: int,
@@ -397,7 +422,6 @@ def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
     t = time.perf_counter()
     retriever = Retriever.load(settings, encoder)
     load_s = time.perf_counter() - t
-    after = proc.memory_info().rss
     # Questions made of the corpus's own words, so the keyword side scores real postings.
     rng = np.random.default_rng(7)
     sample = retriever.snapshot.paragraphs(rng.choice(retriever.manifest.paragraphs, QUERIES).tolist())
@@ -407,9 +431,11 @@ def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
         picks = rng.choice(len(words), 6, replace=False)
         questions.append("what about " + " ".join(words[i] for i in sorted(picks)) + "?")
     cfg = settings.answer
-    # Warm-up: first BM25/FAISS calls touch cold pages.
+    # Warm-up: first BM25/FAISS calls touch cold pages, and the first question loads the
+    # companion model (embeddings.companion): RSS is read after it, as a serving process has it.
     for q in questions[:3]:
         retriever.search(q)
+    after = proc.memory_info().rss
     def ask_once(q: str) -> tuple[bool, float]:
         """The ask path for ``q``; returns (answered, seconds after the query encoding)."""
         qv = retriever.encode_query(q)

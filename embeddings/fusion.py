@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 METHODS = ("dense", "keyword", "rrf", "pooled")
 
@@ -55,14 +56,19 @@ CROSS_KEYWORD_WEIGHT = 0.02
 # question's IDF-weighted words. It separates the paragraph a question was written about from
 # its neighbours in the same article, which share the article's words (paragraph BM25 cannot).
 SENTENCE_KEYWORD_WEIGHT = 0.12
+# Weight of the companion encoder's cosine (``embeddings.companion``: USE multilingual v3, a
+# second model trained on translation pairs, whose errors differ from e5's). Its cosines
+# spread over a wider range than e5's (a translation scores 0.7–0.9, an unrelated text 0–0.3),
+# hence a weight below 1 beside e5's relative evidence.
+COMPANION_WEIGHT = 0.15
 # Weight of a paragraph's own evidence added for ties (small: it orders, it does not rank).
 OWN_WEIGHT = 0.1
 RRF_K = 60
 
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
-RELEVANCE_BIAS = -39.3549
-RELEVANCE_WEIGHTS = (15.1229, 2.4565, -0.6613, 2.5341, -0.504, -0.5035, 4.0758, 5.826, 25.6, 1.1235, 7.315, 11.1004, 20.5806, -1.7234)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
+RELEVANCE_BIAS = -26.8426
+RELEVANCE_WEIGHTS = (10.9431, -2.9507, -0.0138, 1.1661, -0.4364, -0.412, 3.7062, 4.1535, 20.1941, 1.2696, 5.4641, 10.1204, 8.9256, -1.8303, 3.9193, 0.8138, 1.1929, 3.0671)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage
@@ -71,9 +77,18 @@ RELEVANCE_WEIGHTS = (15.1229, 2.4565, -0.6613, 2.5341, -0.504, -0.5035, 4.0758, 
 NAME_TERMS = 2
 NAME_COVERAGE = 0.99
 # Probability from which a question is answered (and each quoted passage must reach it too).
-RELEVANCE_THRESHOLD = 0.64
+RELEVANCE_THRESHOLD = 0.61
 # The question's cosine baseline: the median own cosine of the dense side's top candidates.
 BASELINE_CANDIDATES = 50
+
+
+def mix_sentence(paragraph: Any, sentence: Any) -> Any:
+    """A paragraph's dense evidence from its vector's cosine and its best sentence's
+    (``SENTENCE_WEIGHT``; the paragraph's alone when ``sentence`` is None). Works on floats
+    and on numpy arrays alike."""
+    if sentence is None:
+        return paragraph
+    return (1 - SENTENCE_WEIGHT) * paragraph + SENTENCE_WEIGHT * sentence
 
 
 @dataclass(slots=True)
@@ -98,23 +113,26 @@ class Candidate:
     # (e5 scores the question's own language higher: evidence is judged against its own).
     centre: float = 0.0
     counterpart_centre: float = 0.0
+    # The companion encoder's cosines (None: the generation stores no companion vectors):
+    # the paragraph's and its best sentence's, the same for its translation (the best among
+    # its translations), and the question's companion baseline (median over its candidates).
+    companion: float | None = None
+    companion_sentence: float | None = None
+    counterpart_companion: float | None = None
+    counterpart_companion_sentence: float | None = None
+    companion_centre: float = 0.0
 
     @property
     def own_dense(self) -> float:
         """The paragraph's own dense evidence: its vector's and its best sentence's cosine."""
-        if self.sentence is None:
-            return self.dense
-        return (1 - SENTENCE_WEIGHT) * self.dense + SENTENCE_WEIGHT * self.sentence
+        return float(mix_sentence(self.dense, self.sentence))
 
     @property
     def counterpart_own_dense(self) -> float | None:
         """The translation's dense evidence (vector and best sentence), None without one."""
         if self.counterpart_dense is None:
             return None
-        if self.counterpart_sentence is None:
-            return self.counterpart_dense
-        return ((1 - SENTENCE_WEIGHT) * self.counterpart_dense
-                + SENTENCE_WEIGHT * self.counterpart_sentence)
+        return float(mix_sentence(self.counterpart_dense, self.counterpart_sentence))
 
     @property
     def dense_evidence(self) -> float:
@@ -132,6 +150,24 @@ class Candidate:
         if other is None:
             return own
         return max(own, other - self.counterpart_centre - COUNTERPART_DISCOUNT)
+
+    @property
+    def companion_best(self) -> float:
+        """The companion evidence of the paragraph or of its translation, whichever is higher
+        (each side's paragraph and best sentence mixed as e5's are, ``mix_sentence``; the
+        question's baseline without companion vectors)."""
+        if self.companion is None:
+            return self.companion_centre
+        own = mix_sentence(self.companion, self.companion_sentence)
+        if self.counterpart_companion is None:
+            return own
+        return max(own, mix_sentence(self.counterpart_companion, self.counterpart_companion_sentence))
+
+    @property
+    def companion_evidence(self) -> float:
+        """:attr:`companion_best` above the question's companion baseline (0 without
+        companion vectors)."""
+        return self.companion_best - self.companion_centre
 
     @property
     def keyword_evidence(self) -> float:
@@ -181,6 +217,7 @@ def pooled_score(c: Candidate, asked_in: str, top: float, top_sentence: float = 
     own_same = c.share if c.language == asked_in else 0.0
     return (c.relative_evidence - KEYWORD_WEIGHT * behind + CROSS_KEYWORD_WEIGHT * cross
             - SENTENCE_KEYWORD_WEIGHT * behind_sentence
+            + COMPANION_WEIGHT * c.companion_evidence
             + OWN_WEIGHT * (c.own_dense - c.centre + KEYWORD_WEIGHT * own_same))
 
 
@@ -248,6 +285,15 @@ class Evidence:
     paragraph: float  # best paragraph cosine
     # The first-ranked passage's coverage_gap: what of the question's words it lacks.
     coverage_gap: float = 0.0
+    # The companion encoder's view (0 without companion vectors): the best companion cosine,
+    # the best above the question's companion baseline, and the first-ranked passage's.
+    companion: float = 0.0
+    companion_gap: float = 0.0
+    top_companion: float = 0.0
+    # The first-ranked passage's companion cosine minus the best other passage's: an answer
+    # (a translation above all) stands out in the companion's space, a neighbouring story
+    # on the question's topic does not.
+    companion_margin: float = 0.0
 
     @property
     def share(self) -> float:
@@ -259,7 +305,8 @@ class Evidence:
         korean = 1.0 if self.language == "ko" else 0.0
         return (self.dense, self.gap, self.same, self.cross, korean, korean * self.dense,
                 korean * self.gap, self.margin, self.relative_margin, self.top_share,
-                self.top_gap, self.sentence, self.paragraph, (1.0 - korean) * self.coverage_gap)
+                self.top_gap, self.sentence, self.paragraph, (1.0 - korean) * self.coverage_gap,
+                self.companion, self.companion_gap, self.top_companion, self.companion_margin)
 
 
 def coverage_gap(c: Candidate, asked_in: str) -> float:
@@ -311,6 +358,7 @@ class Judge:
         self._score = pooled_scores(candidates, language)
         self._ranked = sorted(candidates, key=lambda c: (-self._score[c.id], c.id))
         self._relative = sorted(((c.relative_evidence, c.id) for c in candidates), reverse=True)
+        self._companion = sorted(((c.companion_best, c.id) for c in candidates), reverse=True)
         self.question = self._question(candidates)
 
     def ranking(self) -> list[tuple[int, float]]:
@@ -336,6 +384,10 @@ class Judge:
             sentence=max(c.sentence if c.sentence is not None else c.dense for c in candidates),
             paragraph=max(c.dense for c in candidates),
             coverage_gap=coverage_gap(top, self.language),
+            companion=max(c.companion_best for c in candidates),
+            companion_gap=max(c.companion_evidence for c in candidates),
+            top_companion=top.companion_evidence,
+            companion_margin=self._companion_margin(top),
         )
 
     def _margin(self, c: Candidate) -> float:
@@ -349,6 +401,11 @@ class Judge:
         other = next((r for r, i in self._relative if i not in unit), None)
         return 0.05 if other is None else c.relative_evidence - other
 
+    def _companion_margin(self, c: Candidate) -> float:
+        unit = {c.id, *self._aligned.get(c.id, ())}
+        other = next((b for b, i in self._companion if i not in unit), None)
+        return 0.0 if other is None else c.companion_best - other
+
     def passage(self, c: Candidate) -> Evidence:
         """``c``'s own evidence, as if it were the only answer offered (with its
         translation's: the two are one answer)."""
@@ -361,7 +418,10 @@ class Judge:
                                      _sentence_of(c.counterpart_sentence, c.counterpart_dense)),
                         paragraph=max(c.dense, c.counterpart_dense if c.counterpart_dense
                                       is not None else c.dense),
-                        coverage_gap=coverage_gap(c, self.language))
+                        coverage_gap=coverage_gap(c, self.language),
+                        companion=c.companion_best, companion_gap=c.companion_evidence,
+                        top_companion=c.companion_evidence,
+                        companion_margin=self._companion_margin(c))
 
 
 def _sentence_of(sentence: float | None, dense: float | None) -> float:

@@ -12,6 +12,18 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 
+class PassageEncoder(Protocol):
+    """What a refresh needs of a model to encode and cache paragraphs (the companion
+    encoder, ``embeddings.companion``, is one; so is every :class:`TextEncoder`)."""
+
+    fingerprint: str  # changes whenever the vectors would (the cache keys on it)
+    dimension: int
+
+    def encode_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Passages → float32 (n, dimension)."""
+        ...
+
+
 @runtime_checkable
 class TextEncoder(Protocol):
     """Turns questions and passages into vectors; names the model that made them."""

@@ -53,6 +53,20 @@ def topic_terms(question: str) -> list[str]:
     return kept or tokens
 
 
+def without_scaffolding(question: str) -> str:
+    """The question's words less those that only say how it is asked (every keyword token of
+    the word is scaffolding: "author", "칼럼에", "나와?"); function words stay, so it still
+    reads as a question. What an encoder that weighs every word alike sees (the companion,
+    ``embeddings.companion``, averages its n-grams: in "이 칼럼에 대만해협 얘기 나와?" three of
+    five words would be about asking). A question of scaffolding only is kept whole.
+    """
+    words = question.split()
+    tokens = [tokenize(w) for w in words]
+    kept = [w for w, t in zip(words, tokens, strict=True) if not t or not all(x in SCAFFOLD for x in t)]
+    if not any(t and not all(x in SCAFFOLD for x in t) for t in tokens):
+        return question
+    return " ".join(kept)
+
 
 # Kiwi tags of name-like Korean morphemes: proper nouns, foreign words, Chinese characters,
 # numbers.

@@ -31,6 +31,13 @@ from corpus.ingest import IngestReport, ingest
 from corpus.models import Article, Paragraph
 from corpus.store import Store
 from embeddings.cache import EmbeddingCache, text_digest
+from embeddings.companion import (
+    COMPANION,
+    COMPANION_SENTENCES,
+    CompanionEncoder,
+    save_companion,
+    shared_companion,
+)
 from embeddings.encoder import Encoder
 from embeddings.index import DenseIndex
 from embeddings.keyword import KeywordIndex
@@ -49,7 +56,7 @@ from embeddings.manifest import (
     swap_current,
 )
 from embeddings.passages import split_passages
-from embeddings.protocols import TextEncoder
+from embeddings.protocols import PassageEncoder, TextEncoder
 from embeddings.sentence_terms import PARAGRAPH_UNITS, build_units, keyword_tokens, save_units
 from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
@@ -75,6 +82,7 @@ class RefreshReport:
     cached: int = 0  # passages whose vectors came from the cache
     sentences: int = 0  # sentence vectors stored (paragraphs of one sentence store none)
     sentences_encoded: int = 0  # of which encoded in this refresh (the rest were cached)
+    companion_encoded: int = 0  # paragraphs and sentences the companion model encoded
     aligned_articles: int = 0
     generation: str | None = None
     previous: str | None = None
@@ -124,12 +132,14 @@ def refresh(
     store: Store | None = None,
     show_progress: bool = True,
     on_file: FileNote | None = None,
+    companion: CompanionEncoder | None = None,
 ) -> RefreshReport:
     """Bring the index up to date with the corpus directory; see the module docstring.
 
     ``full`` ignores the embedding cache (everything is re-encoded) and always builds a new
     generation. ``encoder``/``store`` may be passed to reuse open ones. ``on_file`` is told
-    which corpus file the refresh is working on (for "stopped while on …" messages). Raises
+    which corpus file the refresh is working on (for "stopped while on …" messages);
+    ``companion`` is the companion encoder (default: the process's shared one). Raises
     :class:`embeddings.lock.RefreshBusy` if another refresh holds the lock.
     """
     started = time.perf_counter()
@@ -149,7 +159,7 @@ def refresh(
             store = Store.open(settings)
         try:
             run = _Run(settings, store, encoder, full, root, report, tell, started, show_progress,
-                       on_file or (lambda name: None))
+                       on_file or (lambda name: None), companion or shared_companion())
             return _refresh_locked(run)
         finally:
             if own_store:
@@ -170,6 +180,7 @@ class _Run:
     started: float
     show_progress: bool
     on_file: FileNote
+    companion: CompanionEncoder
     articles: dict[str, Article] = field(default_factory=dict)
     paragraphs: list[Paragraph] = field(default_factory=list)
 
@@ -208,11 +219,22 @@ def _refresh_locked(run: _Run) -> RefreshReport:
         sentence_texts, run.encoder, cache_for(), run.full, sentence_report, run.tell,
         run.show_progress, lambda i: run.on_file(_file_of_sentence(run, sentence_start, i)))
     report.sentences, report.sentences_encoded = len(sentence_texts), sentence_report.encoded
+    # The companion's vectors (embeddings.companion) of every paragraph and of the same
+    # stored sentences, through the same cache.
+    companion_report, companion_sentence_report = RefreshReport(), RefreshReport()
+    companion_vectors = _embed(
+        [p.text for p in run.paragraphs], run.companion, cache_for(), run.full, companion_report,
+        run.tell, run.show_progress, lambda i: run.on_file(run.file_of(run.paragraphs[i])))
+    companion_sentences = _embed(
+        sentence_texts, run.companion, cache_for(), run.full, companion_sentence_report, run.tell,
+        run.show_progress, lambda i: run.on_file(_file_of_sentence(run, sentence_start, i)))
+    report.companion_encoded = companion_report.encoded + companion_sentence_report.encoded
     report.aligned_articles = _align(run.store, run.articles, run.paragraphs, rows, vectors,
                                      report.ingest, run.full, run.tell)
     checkpoint("aligned")
     gen, kind = _write_generation(run, rows, vectors, sentence_texts, sentence_vectors,
-                                  sentence_start, digest, previous)
+                                  sentence_start, (companion_vectors, companion_sentences),
+                                  digest, previous)
     swap_current(run.root, gen)
     checkpoint("swapped")
     report.generation, report.kind = gen, kind
@@ -241,6 +263,9 @@ def _up_to_date(run: _Run, previous: str | None, digest: str) -> bool:
         return False
     if (live.corpus_digest == digest and live.fingerprint == run.encoder.fingerprint
             and (run.root / previous / SENTENCES).is_file()  # built before sentence vectors
+            and (run.root / previous / COMPANION).is_file()  # …companion vectors
+            and (run.root / previous / COMPANION_SENTENCES).is_file()
+            and live.extra.get("companion") == run.companion.fingerprint
             and (run.root / previous / KEYWORD_DIR / PARAGRAPH_UNITS).is_file()  # …sentence terms
             and live.kind == DenseIndex.kind_for(live.count, run.settings.index)):
         run.report.kind, run.report.passages = live.kind, live.count
@@ -284,7 +309,8 @@ def _passages(run: _Run) -> tuple[list[str], list[str], list[str]]:
 
 
 def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_texts: list[str],
-                      sentence_vectors: np.ndarray, sentence_start: np.ndarray, digest: str,
+                      sentence_vectors: np.ndarray, sentence_start: np.ndarray,
+                      companion: tuple[np.ndarray, np.ndarray], digest: str,
                       previous: str | None) -> tuple[str, str]:
     """Build the new generation beside the live one, fsynced and renamed into place (not yet
     live); returns its name and dense index kind."""
@@ -297,6 +323,7 @@ def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_
                              progress=run.show_progress)
     dense.save(building)
     save_sentences(building, sentence_vectors, sentence_start)
+    save_companion(building, *companion)
     run.tell("index", 1, 3)
     checkpoint("writing")
     # Keyword side indexes whole paragraphs (BM25 has no length window) by paragraph id, and
@@ -322,7 +349,8 @@ def _write_generation(run: _Run, rows: list[str], vectors: np.ndarray, sentence_
         kind=dense.kind,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         duration_s=round(time.perf_counter() - run.started, 3),
-        extra={"encoded": report.encoded, "cached": report.cached, "previous": previous},
+        extra={"encoded": report.encoded, "cached": report.cached, "previous": previous,
+               "companion": run.companion.fingerprint},
     )
     _fsync_tree(building)
     manifest.write(building)  # written last: a generation without a manifest is incomplete
@@ -344,7 +372,7 @@ def _file_of_sentence(run: _Run, start: np.ndarray, i: int) -> str:
     return run.file_of(run.paragraphs[int(np.searchsorted(start, i, side="right")) - 1])
 
 
-def _embed(texts: Sequence[str], encoder: TextEncoder, cache: EmbeddingCache, full: bool,
+def _embed(texts: Sequence[str], encoder: PassageEncoder, cache: EmbeddingCache, full: bool,
            report: RefreshReport, tell: Progress, show_progress: bool,
            on_text: Callable[[int], None] = lambda i: None) -> np.ndarray:
     """Vectors for ``texts``: from the cache where possible, the rest encoded (and cached).

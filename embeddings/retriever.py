@@ -25,13 +25,14 @@ from threadpoolctl import ThreadpoolController
 
 from corpus.models import Paragraph
 from embeddings import fusion
+from embeddings.companion import CompanionEncoder, CompanionVectors
 from embeddings.fusion import Candidate, Evidence
 from embeddings.index import DenseIndex
 from embeddings.keyword import KeywordIndex, KeywordScores
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
 from embeddings.models import Hit
 from embeddings.protocols import TextEncoder
-from embeddings.question import looks_like_name, question_language, topic_terms
+from embeddings.question import looks_like_name, question_language, topic_terms, without_scaffolding
 from embeddings.ragged import ranges, segment_max
 from embeddings.sentence_terms import SentenceTerms
 from embeddings.sentences import StoredSentences
@@ -83,8 +84,10 @@ class Retriever:
     def __init__(self, settings: Settings, manifest: Manifest, dense: DenseIndex,
                  keyword: KeywordIndex, snapshot: Snapshot, encoder: TextEncoder,
                  sentences: StoredSentences | None = None,
-                 sentence_terms: SentenceTerms | None = None) -> None:
+                 sentence_terms: SentenceTerms | None = None,
+                 companion: CompanionVectors | None = None) -> None:
         self.settings = settings
+        self.companion = companion  # None for a generation built before companion vectors
         self.sentences = sentences  # None for a generation built before sentence vectors
         self.sentence_terms = sentence_terms  # None for one built before sentence terms
         # A question's keyword ids and weights, for the answer's trimming of each hit (the
@@ -133,11 +136,13 @@ class Retriever:
 
     @classmethod
     def load(cls, settings: Settings, encoder: TextEncoder | None = None, *,
-             generation: str | None = None) -> Retriever:
+             generation: str | None = None,
+             companion: CompanionEncoder | None = None) -> Retriever:
         """Load the live generation (or ``generation``); refuses one built by another model.
 
         The generation carries its own snapshot (no store needed); ``encoder`` defaults to
-        the configured model. Raises :class:`NoIndex` when there is none and
+        the configured model, ``companion`` the process's shared companion encoder
+        (``embeddings.companion``). Raises :class:`NoIndex` when there is none and
         :class:`IndexMismatch` (with the rebuild command) for another model or a damaged one.
         """
         root = index_root(settings.data_dir)
@@ -159,6 +164,9 @@ class Retriever:
             snapshot = Snapshot(directory)
             sentences = StoredSentences.load(directory, len(snapshot))
             sentence_terms = SentenceTerms.load(directory / KEYWORD_DIR, len(snapshot))
+            companion_vectors = CompanionVectors.load(
+                directory, len(snapshot), sentences.start if sentences is not None else None,
+                companion)
         except (OSError, RuntimeError, ValueError) as exc:
             raise IndexMismatch(f"index generation {name} does not load ({exc}); "
                                 "run `dari index --full` to rebuild") from exc
@@ -170,7 +178,11 @@ class Retriever:
                 f"{manifest.count} and {manifest.paragraphs}); run `dari index --full` to rebuild")
         log.info("loaded index generation %s: %d passages (%s), %d paragraphs", name,
                  manifest.count, manifest.kind, manifest.paragraphs)
-        return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences, sentence_terms)
+        if companion_vectors is None:
+            log.warning("index generation %s has no companion vectors: `dari index` adds them",
+                        name)
+        return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences, sentence_terms,
+                   companion_vectors)
 
     def close(self) -> None:
         """Release the snapshot database (the rest is plain memory)."""
@@ -267,10 +279,11 @@ class Retriever:
         return segment_max(cos, ends - starts)
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
-                   language: str | None = None) -> tuple[list[Candidate], dict[int, list[int]]]:
+                   language: str | None = None, companion_vector: np.ndarray | None = None
+                   ) -> tuple[list[Candidate], dict[int, list[int]]]:
         """Every candidate with exact evidence on both sides (for the question's ``topic``
-        terms and vector) and the alignment of the candidates (paragraph number → its
-        translations)."""
+        terms and vector, and its companion vector when the generation stores companion
+        vectors) and the alignment of the candidates (paragraph number → its translations)."""
         scores = self.keyword.scores(topic)
         dense_top, baselines = self._dense_list(query_vector, n)
         keyword_top = self._keyword_list(scores, n, language)
@@ -297,6 +310,15 @@ class Retriever:
         proximity = (self.sentence_terms.coverage(*scores.terms(), every).tolist()
                      if self.sentence_terms is not None else None)
         korean = (self.snapshot.langs[every] == LANG_CODES["ko"]).tolist()
+        companion: list[float] | None = None
+        companion_sentence: list[float] = []
+        companion_centre = 0.0
+        if self.companion is not None and companion_vector is not None:
+            companion_of, companion_best, _ = self.companion.cosines(companion_vector, every)
+            companion, companion_sentence = companion_of.tolist(), companion_best.tolist()
+            # The question's own companion baseline: the median over its candidates.
+            mixed = fusion.mix_sentence(companion_of[:len(numbers)], companion_best[:len(numbers)])
+            companion_centre = float(np.median(mixed)) if numbers else 0.0
         dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
         keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
         fallback = min(baselines.values(), default=0.0)
@@ -322,7 +344,14 @@ class Retriever:
                 sentence_share=proximity[i] if proximity is not None else None,
                 counterpart_sentence_share=counterpart[3],
                 dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
-                centre=centre, counterpart_centre=counterpart[4]))
+                centre=centre, counterpart_centre=counterpart[4],
+                companion=companion[i] if companion is not None else None,
+                companion_sentence=companion_sentence[i] if companion is not None else None,
+                counterpart_companion=(max(companion[j] for j in theirs)
+                                       if companion is not None and theirs else None),
+                counterpart_companion_sentence=(max(companion_sentence[j] for j in theirs)
+                                                if companion is not None and theirs else None),
+                companion_centre=companion_centre))
         return out, aligned
 
     # -- search ---------------------------------------------------------------------------
@@ -352,7 +381,11 @@ class Retriever:
         qv = query_vector if query_vector is not None else self.encode_query(query)
         topic = topic_terms(query)
         with self._blas.limit(limits=1):
-            candidates, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language)
+            # The companion averages every word alike: it sees the question without the words
+            # that only say how it is asked (e5 was trained on natural questions: it sees all).
+            cv = (self.companion.encode_query(without_scaffolding(query))
+                  if self.companion is not None else None)
+            candidates, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv)
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
         names = set(topic)

@@ -79,6 +79,7 @@ GRID = {
     "CROSS_KEYWORD_WEIGHT": (0.0, 0.005, 0.01, 0.02, 0.03, 0.05),
     "SENTENCE_KEYWORD_WEIGHT": (0.0, 0.03, 0.06, 0.09, 0.12, 0.15, 0.2, 0.3),
     "COUNTERPART_DISCOUNT": (0.0, 0.005, 0.01, 0.02, 0.04),
+    "COMPANION_WEIGHT": (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3),
     # Never 0: a paragraph's own evidence breaks ties between paragraphs that borrow the
     # same translation (a 2-1 alignment); the fit finds it neutral otherwise.
     "OWN_WEIGHT": (0.05, 0.1, 0.3, 1.0),

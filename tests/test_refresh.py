@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from bot.refresher import refresh_command
 from corpus.store import Store
+from embeddings.companion import COMPANION, COMPANION_SENTENCES
 from embeddings.lock import RefreshBusy, RefreshLock
 from embeddings.manifest import IndexMismatch, Manifest, index_root, read_current
 from embeddings.refresh import CHECKPOINTS, refresh
@@ -61,6 +63,13 @@ def test_incremental_refresh_encodes_only_what_changed(tmp_path: Path, shared_mo
     assert first.encoded == 8 and first.cached == 0
     assert first.aligned_articles == 1  # the English-only note has nothing to align
     assert read_current(root) == first.generation and first.kind == "flat"
+    # Companion vectors: one per paragraph, in the generation's paragraph order, and one per
+    # stored sentence (the rows of the e5 sentence vectors).
+    assert first.companion_encoded == 8 + first.sentences
+    stored = np.load(root / first.generation / COMPANION)
+    assert stored.shape == (8, 512) and stored.dtype == np.float16
+    sentences = np.load(root / first.generation / COMPANION_SENTENCES)
+    assert sentences.shape == (first.sentences, 512)
 
     # Nothing changed: no encoding, no new generation.
     again = refresh(settings, encoder=index_encoder, show_progress=False)
@@ -72,6 +81,8 @@ def test_incremental_refresh_encodes_only_what_changed(tmp_path: Path, shared_mo
     changed = refresh(settings, encoder=index_encoder, show_progress=False)
     assert not changed.up_to_date and changed.generation != first.generation
     assert changed.encoded == 1 and changed.cached == 7
+    # The companion's vectors are cached by text too: the changed paragraph and its new sentences.
+    assert changed.companion_encoded == 1 + changed.sentences_encoded
     assert changed.ingest.updated == [JEJU]
     assert changed.aligned_articles == 1
     live = Retriever.load(settings, index_encoder)
@@ -104,6 +115,7 @@ def test_incremental_refresh_encodes_only_what_changed(tmp_path: Path, shared_mo
     # --full ignores the cache and always rebuilds.
     full = refresh(settings, full=True, encoder=index_encoder, show_progress=False)
     assert full.encoded == 8 and full.cached == 0 and full.generation != back.generation
+    assert full.companion_encoded == 8 + full.sentences
     assert full.aligned_articles == 1
 
 

@@ -69,8 +69,10 @@ def test_one_article_does_not_fill_every_slot(retriever: Retriever) -> None:
 
 
 def test_cap_is_a_setting(indexed: Settings, index_encoder: Any) -> None:  # noqa: F811 - fixtures
+    # A min_score below the relevance model's floor (2e-22) lets every passage through, so
+    # only the cap decides (0 or less would mean "the calibrated threshold").
     wide = dataclasses.replace(
-        indexed, retrieval=dataclasses.replace(indexed.retrieval, max_per_article=5, min_score=-1e9))
+        indexed, retrieval=dataclasses.replace(indexed.retrieval, max_per_article=5, min_score=1e-30))
     r = Retriever.load(wide, index_encoder)
     hits = r.search("South Korea, the United States and Japan security cooperation", k=10,
                     language="en")
@@ -170,3 +172,26 @@ def test_alignment_arrays_agree_with_the_snapshot_table(retriever: Retriever) ->
     from_table = {n: json.loads(other) for n, other in rows}
     assert from_arrays == from_table and len(from_table) > 10
     assert snapshot.aligned_numbers([]) == {}
+
+
+def test_every_candidate_carries_the_companion_cosine(retriever: Retriever) -> None:
+    # The companion model (USE multilingual v3) scores each candidate and its translation;
+    # the mango paragraph's English side is its best match for this Korean question.
+    assert retriever.companion is not None
+    trace = SearchTrace()
+    retriever.search("제주 감귤 농가는 왜 망고를 심나요?", k=2, trace=trace)
+    assert trace.candidates and all(c.companion is not None for c in trace.candidates)
+    by_id = {c.id: c for c in trace.candidates}
+    mango = [c for c in trace.candidates if c.language == "en"
+             and "mango" in retriever.snapshot.paragraphs([c.id])[c.id].text]
+    assert mango
+    best_english = max((c for c in trace.candidates if c.language == "en"),
+                       key=lambda c: c.companion or -1.0)
+    assert best_english.id in {c.id for c in mango}
+    # Each aligned candidate's counterpart cosine is its translation's own cosine.
+    for c in trace.candidates:
+        partners = [m for m in trace.aligned.get(c.id, ()) if m in by_id]
+        if partners:
+            assert c.counterpart_companion == pytest.approx(
+                max(by_id[m].companion or -1.0 for m in partners))
+    assert trace.evidence is not None and trace.evidence.companion > trace.evidence.companion_gap
