@@ -42,7 +42,9 @@ def print_size(size: str, row: dict[str, Any]) -> None:
         print(f"  {'':>9}  search (ask minus the query encoding): p50 {row['search_p50_ms']:.1f} ms"
               f" ({_ratio(row['search_p50_ms'], bare)} bare encode)")
     print(f"  {'':>9}  RSS {row['rss_mb']:.0f} MB with the index loaded"
-          f" (index {row.get('index_rss_mb', 0):.0f} MB of it; {row.get('kind')})")
+          f" (index and companion model {row.get('index_rss_mb', 0):.0f} MB of it; {row.get('kind')})"
+          + (f"; {row['rss_after_questions_mb']:.0f} MB after three questions (mapped pages)"
+             if row.get("rss_after_questions_mb") is not None else ""))
     if row.get("ask_repeat_p50_ms") is not None:
         print(f"  {'':>9}  asked again: p50 {row['ask_repeat_p50_ms']:.1f} ms"
               f" ({_ratio(row['ask_repeat_p50_ms'], bare)} bare encode)")

@@ -60,6 +60,10 @@ class CompanionEncoder:
         self._backend: Any = None
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Load the weights now (a retriever does, so the first question does not wait)."""
+        self._model()
+
     def _model(self) -> Any:
         with self._lock:
             if self._backend is None:

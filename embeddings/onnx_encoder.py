@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -74,14 +75,16 @@ class OnnxEncoder:
         self.dimension: int = int(json.loads((model_dir / "config.json").read_text("utf-8"))["hidden_size"])
 
         # One tokenizer that truncates like sentence-transformers (to the window, specials
-        # included) and pads nothing (batches are padded here), one that counts untruncated.
+        # included) and pads nothing (batches are padded here), and one that counts
+        # untruncated — loaded on first count (splitting passages at refresh): each load
+        # parses the 17 MB tokenizer.json (0.8 s), and a question never counts.
         tokenizer_file = str(model_dir / "tokenizer.json")
         self._tokenizer = Tokenizer.from_file(tokenizer_file)
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=self.window)
-        self._counter = Tokenizer.from_file(tokenizer_file)
-        self._counter.no_padding()
-        self._counter.no_truncation()
+        self._tokenizer_file = tokenizer_file
+        self._counter_loaded: Any = None
+        self._counter_lock = threading.Lock()
         self._pad_id = self._tokenizer.token_to_id("<pad>")
         if self._pad_id is None:  # pragma: no cover - the materialised tokenizer has it
             raise ValueError(f"{tokenizer_file} has no <pad> token")
@@ -117,15 +120,29 @@ class OnnxEncoder:
         digest.update(f"tokenizer={marker.get('tokenizer_sha256', '')}".encode())
         digest.update(f"prompts={self._query_prompt!r},{self._passage_prompt!r}".encode())
         digest.update(f"window={self.window}".encode())
-        sample = self._counter.encode("passage: Dari 다리 fingerprint ①").ids
+        sample = self._tokenizer.encode("passage: Dari 다리 fingerprint ①").ids  # far below the window
         digest.update(repr(sample).encode())
         return digest.hexdigest()[:16]
 
     # -- tokens -------------------------------------------------------------------------
+    @property
+    def _counter(self) -> Any:
+        """The untruncated tokenizer (loaded on first use)."""
+        with self._counter_lock:
+            if self._counter_loaded is None:
+                from tokenizers import Tokenizer
+
+                counter = Tokenizer.from_file(self._tokenizer_file)
+                counter.no_padding()
+                counter.no_truncation()
+                self._counter_loaded = counter
+            return self._counter_loaded
+
     def _prompt_overhead(self, is_query: bool) -> int:
         prompt = self._query_prompt if is_query else self._passage_prompt
-        # Tokens of the prompt alone plus specials; the text's first token absorbs the space.
-        return self.count_tokens("", is_query) - (1 if prompt.endswith(" ") else 0)
+        # Tokens of the prompt alone plus specials (far below the window: the truncating
+        # tokenizer counts them exactly); the text's first token absorbs the space.
+        return len(self._tokenizer.encode(prompt).ids) - (1 if prompt.endswith(" ") else 0)
 
     def count_tokens(self, text: str, is_query: bool = False) -> int:
         """Tokens the model is fed for ``text`` with its prompt and special tokens, untruncated."""

@@ -181,6 +181,8 @@ class Retriever:
         if companion_vectors is None:
             log.warning("index generation %s has no companion vectors: `dari index` adds them",
                         name)
+        else:
+            companion_vectors.encoder.load()
         return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences, sentence_terms,
                    companion_vectors)
 
