@@ -178,9 +178,18 @@ class Retriever:
                 f"{manifest.count} and {manifest.paragraphs}); run `dari index --full` to rebuild")
         log.info("loaded index generation %s: %d passages (%s), %d paragraphs", name,
                  manifest.count, manifest.kind, manifest.paragraphs)
+        built_with = manifest.extra.get("companion")
+        if companion_vectors is not None and built_with \
+                and built_with != companion_vectors.encoder.fingerprint:
+            # Another release of the companion model: its vectors do not compare with this
+            # one's question vectors. The search goes on without them until a refresh.
+            log.warning("index generation %s has companion vectors of %s, not %s: "
+                        "`dari index` re-encodes them", name, built_with,
+                        companion_vectors.encoder.fingerprint)
+            companion_vectors = None
         if companion_vectors is None:
-            log.warning("index generation %s has no companion vectors: `dari index` adds them",
-                        name)
+            log.warning("index generation %s has no usable companion vectors: `dari index` "
+                        "adds them", name)
         else:
             companion_vectors.encoder.load()
         return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences, sentence_terms,

@@ -138,6 +138,25 @@ def test_index_of_another_model_is_refused_then_rebuilt(tmp_path: Path, shared_m
     assert Retriever.load(settings, index_encoder).manifest.fingerprint == index_encoder.fingerprint
 
 
+def test_companion_vectors_of_another_release_are_set_aside_then_rebuilt(
+        tmp_path: Path, shared_model_dir: Path, index_encoder: Any, warm_cache: Path) -> None:
+    settings = settings_for(tmp_path, shared_model_dir, make_corpus(tmp_path / "articles", extra=False),
+                            warm_cache=warm_cache)
+    report = refresh(settings, encoder=index_encoder, show_progress=False)
+    assert Retriever.load(settings, index_encoder).companion is not None
+    gen_dir = index_root(settings.data_dir) / report.generation
+    data = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+    data["extra"]["companion"] = "use-multilingual-v3:an-older-release"
+    (gen_dir / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    # Its vectors do not compare with this release's questions: searched without them.
+    stale = Retriever.load(settings, index_encoder)
+    assert stale.companion is None and stale.search("Why did Biden visit Seoul?", k=1) is not None
+    # A refresh sees the mismatch and writes a generation with this release's vectors.
+    rebuilt = refresh(settings, encoder=index_encoder, show_progress=False)
+    assert not rebuilt.up_to_date and rebuilt.encoded == 0
+    assert Retriever.load(settings, index_encoder).companion is not None
+
+
 def test_second_refresh_is_refused_while_one_runs(tmp_path: Path, shared_model_dir: Path,
                                                    index_encoder: Any) -> None:
     settings = settings_for(tmp_path, shared_model_dir, make_corpus(tmp_path / "articles", extra=False))
