@@ -205,6 +205,14 @@ def _write_sentence_terms(directory: Path, words: np.ndarray) -> None:
     save_units(directory, units[keep].astype(np.int32), unit_start, paragraph_units)
 
 
+def _near(vectors: np.ndarray, per: int, rng: np.random.Generator) -> np.ndarray:
+    """``per`` unit vectors near each of ``vectors`` (a paragraph's sentences near its own)."""
+    rows = np.repeat(vectors, per, axis=0)
+    rows += rng.standard_normal(rows.shape).astype(np.float32) * (0.5 / np.sqrt(vectors.shape[1]))
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
 def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Generator) -> None:
     """Stored sentence vectors as a refresh writes them (float16, ``embeddings.sentences``):
     each paragraph's five sentences near its own vector."""
@@ -216,9 +224,7 @@ def _write_sentences(directory: Path, vectors: np.ndarray, rng: np.random.Genera
                                     shape=(n * per, dim))
     step = 50_000
     for start in range(0, n, step):
-        block = np.repeat(vectors[start:start + step], per, axis=0)
-        block += rng.standard_normal(block.shape).astype(np.float32) * (0.5 / np.sqrt(dim))
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
+        block = _near(vectors[start:start + step], per, rng)
         out[start * per:start * per + len(block)] = block
     out.flush()
     del out
@@ -238,9 +244,7 @@ def _write_companion(directory: Path, n: int, rng: np.random.Generator) -> None:
     for start in range(0, n, step):
         block = _synthetic_vectors(min(step, n - start), COMPANION_DIMENSION, rng)
         out[start:start + len(block)] = block
-        rows = np.repeat(block, per, axis=0)
-        rows += rng.standard_normal(rows.shape).astype(np.float32) * (0.5 / np.sqrt(COMPANION_DIMENSION))
-        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+        rows = _near(block, per, rng)
         sentences[start * per:start * per + len(rows)] = rows
     out.flush()
     sentences.flush()

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.protocols import as_texts
-from embeddings.ragged import ranges, segment_max
+from embeddings.sentences import StoredSentences
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ class CompanionVectors:
     def __init__(self, vectors: np.ndarray, sentences: np.ndarray, start: np.ndarray,
                  encoder: CompanionEncoder) -> None:
         self.vectors = vectors
-        self.sentences = sentences
-        self.start = start
+        # The sentence rows share the e5 sentence vectors' offsets: the same reader serves.
+        self.sentences = StoredSentences(sentences, start)
         self.encoder = encoder
 
     @classmethod
@@ -147,17 +147,12 @@ class CompanionVectors:
         return self.encoder.encode_queries([query])[0]
 
     def cosines(self, query_vector: np.ndarray, numbers: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each paragraph in ``numbers``: its cosine with the question, its best stored
-        sentence's, and whether it stores sentences (a one-sentence paragraph stores none:
-        its own vector is its sentence's). One gather and one product per kind."""
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """For each paragraph in ``numbers``: its cosine with the question, and its best
+        stored sentence's (its own cosine when it stores none: a one-sentence paragraph's
+        vector is its sentence's)."""
         wanted = np.asarray(numbers, dtype=np.int64)
         q = np.asarray(query_vector, dtype=np.float32)
-        if not len(wanted):
-            empty = np.zeros(0, dtype=np.float32)
-            return empty, empty, np.zeros(0, dtype=bool)
         own = np.asarray(self.vectors[wanted], dtype=np.float32) @ q
-        starts, ends = self.start[wanted], self.start[wanted + 1]
-        cos = np.asarray(self.sentences[ranges(starts, ends)], dtype=np.float32) @ q
-        stored = ends > starts
-        return own, np.where(stored, segment_max(cos, ends - starts), own), stored
+        best, stored = self.sentences.best(q, wanted)
+        return own, np.where(stored, best, own)

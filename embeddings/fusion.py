@@ -384,7 +384,7 @@ class Judge:
             sentence=max(c.sentence if c.sentence is not None else c.dense for c in candidates),
             paragraph=max(c.dense for c in candidates),
             coverage_gap=coverage_gap(top, self.language),
-            companion=max(c.companion_best for c in candidates),
+            companion=self._companion[0][0],  # sorted best first in __init__
             companion_gap=max(c.companion_evidence for c in candidates),
             top_companion=top.companion_evidence,
             companion_margin=self._companion_margin(top),

@@ -62,10 +62,11 @@ def without_scaffolding(question: str) -> str:
     """
     words = question.split()
     tokens = [tokenize(w) for w in words]
-    kept = [w for w, t in zip(words, tokens, strict=True) if not t or not all(x in SCAFFOLD for x in t)]
-    if not any(t and not all(x in SCAFFOLD for x in t) for t in tokens):
+    # A word says something about the topic when one of its tokens is not scaffolding.
+    topical = [any(x not in SCAFFOLD for x in t) for t in tokens]
+    if not any(topical):
         return question
-    return " ".join(kept)
+    return " ".join(w for w, t, keep in zip(words, tokens, topical, strict=True) if keep or not t)
 
 
 # Kiwi tags of name-like Korean morphemes: proper nouns, foreign words, Chinese characters,

@@ -325,7 +325,7 @@ class Retriever:
         companion_sentence: list[float] = []
         companion_centre = 0.0
         if self.companion is not None and companion_vector is not None:
-            companion_of, companion_best, _ = self.companion.cosines(companion_vector, every)
+            companion_of, companion_best = self.companion.cosines(companion_vector, every)
             companion, companion_sentence = companion_of.tolist(), companion_best.tolist()
             # The question's own companion baseline: the median over its candidates.
             mixed = fusion.mix_sentence(companion_of[:len(numbers)], companion_best[:len(numbers)])
