@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from embeddings.half import rows_dot
 from embeddings.protocols import as_texts
 from embeddings.sentences import StoredSentences
 
@@ -153,6 +154,6 @@ class CompanionVectors:
         vector is its sentence's)."""
         wanted = np.asarray(numbers, dtype=np.int64)
         q = np.asarray(query_vector, dtype=np.float32)
-        own = np.asarray(self.vectors[wanted], dtype=np.float32) @ q
+        own = rows_dot(self.vectors, wanted, q)
         best, stored = self.sentences.best(q, wanted)
         return own, np.where(stored, best, own)

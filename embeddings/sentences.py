@@ -23,6 +23,7 @@ import numpy as np
 
 from corpus import sentences
 from corpus.models import Paragraph
+from embeddings.half import rows_dot, to_float32
 from embeddings.ragged import ranges, segment_max
 from embeddings.tokenize import kiwi_sentences
 
@@ -109,7 +110,7 @@ class StoredSentences:
     def of(self, n: int) -> np.ndarray | None:
         """Paragraph ``n``'s sentence vectors (float32), None if it stores none."""
         a, b = int(self.start[n]), int(self.start[n + 1])
-        return np.asarray(self.vectors[a:b], dtype=np.float32) if b > a else None
+        return to_float32(self.vectors[a:b]) if b > a else None
 
     def best(self, query_vector: np.ndarray, numbers: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -119,6 +120,5 @@ class StoredSentences:
         One gather and one product for all of ``numbers`` (a query scores a few hundred)."""
         wanted = np.asarray(numbers, dtype=np.int64)
         starts, ends = self.start[wanted], self.start[wanted + 1]
-        cos = np.asarray(self.vectors[ranges(starts, ends)], dtype=np.float32) @ np.asarray(
-            query_vector, dtype=np.float32)
+        cos = rows_dot(self.vectors, ranges(starts, ends), query_vector)
         return segment_max(cos, ends - starts), ends > starts

@@ -1,0 +1,53 @@
+"""Float16 storage read back as float32, exactly and fast.
+
+Sentence and companion vectors are stored as float16 (half the size, memory-mapped), and a
+search gathers a few thousand rows of them. numpy's float16 → float32 cast does not use the
+CPU's conversion instructions: on the 2-core build machine it took 1.2 ms for 1,500 rows of
+384 (more than the product that follows), while the bit arithmetic below takes 0.3 ms and
+gives the same floats, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_MAGNITUDE = np.uint32(0x7FFF)
+_SIGN = np.uint32(0x8000)
+# A float16's exponent and mantissa bits moved to a float32's mantissa end are the float16's
+# value times 2**-112 (both formats' exponents are biased: 15 and 127); one multiplication by
+# 2**112 restores it, subnormals and zero included.
+_TO_FLOAT32 = np.uint32(13)
+_SIGN_TO_FLOAT32 = np.uint32(16)
+_REBIAS = np.float32(2.0**112)
+# Rows converted at a time. Converting a whole gather at once allocates a few MB of
+# temporaries per question, and the kernel hands back freed large blocks: measured, 1,365
+# page faults and 3.4 ms for 1,500 rows of 384, against 2 faults and 0.55 ms in chunks of 128
+# (the plain cast: 1.4 ms). A row's product can differ from an unchunked one's in the last
+# bit (BLAS orders the tail rows' sums otherwise), far below any score difference that counts.
+CHUNK = 128
+
+
+def to_float32(half: np.ndarray) -> np.ndarray:
+    """``half`` as float32, equal to ``half.astype(np.float32)`` for every finite float16
+    (vectors hold no infinities or NaN); an array of another type is cast as usual."""
+    if half.dtype != np.float16:
+        return np.asarray(half, dtype=np.float32)
+    bits = np.ascontiguousarray(half).view(np.uint16).astype(np.uint32)
+    out = bits & _MAGNITUDE
+    out <<= _TO_FLOAT32
+    bits &= _SIGN
+    bits <<= _SIGN_TO_FLOAT32
+    out |= bits
+    values = out.view(np.float32)
+    values *= _REBIAS
+    return values
+
+
+def rows_dot(half: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """The float32 product of the (float16) ``half[rows]`` with ``vector``, ``CHUNK`` rows
+    at a time."""
+    vector = np.asarray(vector, dtype=np.float32)
+    out = np.empty(len(rows), dtype=np.float32)
+    for a in range(0, len(rows), CHUNK):
+        out[a:a + CHUNK] = to_float32(half[rows[a:a + CHUNK]]) @ vector
+    return out
