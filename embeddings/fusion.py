@@ -31,6 +31,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 METHODS = ("dense", "keyword", "rrf", "pooled")
 
 # -- ranking constants (fit by eval/fit.py on the tune halves) ----------------------------
@@ -82,18 +84,23 @@ RELEVANCE_THRESHOLD = 0.61
 BASELINE_CANDIDATES = 50
 
 
+
 def mix_sentence(paragraph: Any, sentence: Any) -> Any:
     """A paragraph's dense evidence from its vector's cosine and its best sentence's
-    (``SENTENCE_WEIGHT``; the paragraph's alone when ``sentence`` is None). Works on floats
-    and on numpy arrays alike."""
+    (``SENTENCE_WEIGHT``; the paragraph's alone when ``sentence`` is None, or NaN in an
+    array). Works on floats and on numpy arrays alike."""
     if sentence is None:
         return paragraph
-    return (1 - SENTENCE_WEIGHT) * paragraph + SENTENCE_WEIGHT * sentence
+    mixed = (1 - SENTENCE_WEIGHT) * paragraph + SENTENCE_WEIGHT * sentence
+    if isinstance(mixed, np.ndarray):
+        return np.where(np.isnan(sentence), paragraph, mixed)
+    return mixed
 
 
 @dataclass(slots=True)
 class Candidate:
-    """One paragraph with its evidence on both sides (exact scores, see the module doc)."""
+    """One paragraph with its evidence on both sides (exact scores, see the module doc):
+    one row of :class:`Columns`, which is what the rules compute on."""
 
     id: int
     language: str
@@ -122,113 +129,242 @@ class Candidate:
     counterpart_companion_sentence: float | None = None
     companion_centre: float = 0.0
 
+    def _one(self) -> Columns:
+        return Columns.of([self])
+
     @property
     def own_dense(self) -> float:
         """The paragraph's own dense evidence: its vector's and its best sentence's cosine."""
-        return float(mix_sentence(self.dense, self.sentence))
-
-    @property
-    def counterpart_own_dense(self) -> float | None:
-        """The translation's dense evidence (vector and best sentence), None without one."""
-        if self.counterpart_dense is None:
-            return None
-        return float(mix_sentence(self.counterpart_dense, self.counterpart_sentence))
+        return float(self._one().own_dense()[0])
 
     @property
     def dense_evidence(self) -> float:
         """Own dense evidence, or the translation's (discounted) if that is better."""
-        other = self.counterpart_own_dense
-        if other is None:
-            return self.own_dense
-        return max(self.own_dense, other - COUNTERPART_DISCOUNT)
+        return float(self._one().dense_evidence()[0])
 
     @property
     def relative_evidence(self) -> float:
         """Dense evidence above the question's baseline in each side's own language."""
-        own = self.own_dense - self.centre
-        other = self.counterpart_own_dense
-        if other is None:
-            return own
-        return max(own, other - self.counterpart_centre - COUNTERPART_DISCOUNT)
+        return float(self._one().relative_evidence()[0])
 
     @property
     def companion_best(self) -> float:
-        """The companion evidence of the paragraph or of its translation, whichever is higher
-        (each side's paragraph and best sentence mixed as e5's are, ``mix_sentence``; the
-        question's baseline without companion vectors)."""
-        if self.companion is None:
-            return self.companion_centre
-        own = mix_sentence(self.companion, self.companion_sentence)
-        if self.counterpart_companion is None:
-            return own
-        return max(own, mix_sentence(self.counterpart_companion, self.counterpart_companion_sentence))
+        """The companion evidence of the paragraph or of its translation (see
+        :meth:`Columns.companion_best`)."""
+        return float(self._one().companion_best()[0])
 
     @property
     def companion_evidence(self) -> float:
-        """:attr:`companion_best` above the question's companion baseline (0 without
-        companion vectors)."""
-        return self.companion_best - self.companion_centre
+        """:attr:`companion_best` above the question's companion baseline."""
+        return float(self._one().companion_evidence()[0])
 
     @property
     def keyword_evidence(self) -> float:
         """Keyword share of the passage or of its translation, whichever is higher."""
-        return max(self.share, self.counterpart_share)
+        return float(self._one().keyword_evidence()[0])
 
     def keyword_sides(self, asked_in: str) -> tuple[float, float]:
         """(share matched in the question's language, share matched across languages)."""
-        if self.language == asked_in:
-            return self.share, self.counterpart_share
-        return self.counterpart_share, self.share
-
+        same, cross = self._one().keyword_sides(asked_in)
+        return float(same[0]), float(cross[0])
 
     def sentence_side(self, asked_in: str) -> float | None:
         """Sentence-level coverage in the question's language (own, or the translation's
         when the paragraph is in the other language); None when it cannot be known."""
-        return self.sentence_share if self.language == asked_in else self.counterpart_sentence_share
+        side = float(self._one().sentence_side(asked_in)[0])
+        return None if math.isnan(side) else side
+
+
+_FLOATS = ("dense", "keyword", "share", "sentence", "counterpart_dense", "counterpart_sentence",
+           "counterpart_share", "sentence_share", "counterpart_sentence_share", "dense_rank",
+           "keyword_rank", "centre", "counterpart_centre", "companion", "companion_sentence",
+           "counterpart_companion", "counterpart_companion_sentence", "companion_centre")
+# The fields a Candidate may leave None (NaN in Columns), and the ranks (int or None).
+_RANKS = ("dense_rank", "keyword_rank")
+_OPTIONAL = ("sentence", "counterpart_dense", "counterpart_sentence", "sentence_share",
+             "counterpart_sentence_share", "companion", "companion_sentence",
+             "counterpart_companion", "counterpart_companion_sentence")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A question's candidates as arrays, one entry per candidate (the fields of
+    :class:`Candidate`; NaN where a field is None, ``korean`` for the language). Every
+    rule computes on these at once: a search scores a few hundred candidates, and a Python
+    call per candidate per rule cost more than all the vector products of the search."""
+
+    id: np.ndarray  # int64
+    korean: np.ndarray  # bool: the paragraph is Korean (else English)
+    dense: np.ndarray
+    keyword: np.ndarray
+    share: np.ndarray
+    sentence: np.ndarray
+    counterpart_dense: np.ndarray
+    counterpart_sentence: np.ndarray
+    counterpart_share: np.ndarray
+    sentence_share: np.ndarray
+    counterpart_sentence_share: np.ndarray
+    dense_rank: np.ndarray
+    keyword_rank: np.ndarray
+    centre: np.ndarray
+    counterpart_centre: np.ndarray
+    companion: np.ndarray
+    companion_sentence: np.ndarray
+    counterpart_companion: np.ndarray
+    counterpart_companion_sentence: np.ndarray
+    companion_centre: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    @classmethod
+    def of(cls, candidates: Sequence[Candidate]) -> Columns:
+        """The columns of ``candidates`` (in their order)."""
+        def column(name: str) -> np.ndarray:
+            values = [getattr(c, name) for c in candidates]
+            return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+        return cls(id=np.array([c.id for c in candidates], dtype=np.int64),
+                   korean=np.array([c.language == "ko" for c in candidates], dtype=bool),
+                   **{name: column(name) for name in _FLOATS})
+
+    def candidates(self) -> list[Candidate]:
+        """The rows as :class:`Candidate` (what a trace shows and ``eval/fit.py`` reads)."""
+        def plain(name: str, x: float) -> Any:
+            if name in _RANKS:
+                return None if math.isnan(x) else int(x)
+            return None if name in _OPTIONAL and math.isnan(x) else x
+
+        lists = {name: getattr(self, name).tolist() for name in _FLOATS}
+        return [Candidate(id=x, language="ko" if korean else "en",
+                          **{name: plain(name, lists[name][i]) for name in _FLOATS})
+                for i, (x, korean) in enumerate(zip(self.id.tolist(), self.korean.tolist(),
+                                                    strict=True))]
+
+    def mine(self, asked_in: str) -> np.ndarray:
+        """Which candidates are in the question's language."""
+        return self.korean if asked_in == "ko" else ~self.korean
+
+    def own_dense(self) -> np.ndarray:
+        """Each paragraph's own dense evidence: its vector's and its best sentence's cosine."""
+        return mix_sentence(self.dense, self.sentence)
+
+    def counterpart_own_dense(self) -> np.ndarray:
+        """The translation's dense evidence (vector and best sentence), NaN without one."""
+        return mix_sentence(self.counterpart_dense, self.counterpart_sentence)
+
+    def dense_evidence(self) -> np.ndarray:
+        """Own dense evidence, or the translation's (discounted) if that is better."""
+        return np.fmax(self.own_dense(), self.counterpart_own_dense() - COUNTERPART_DISCOUNT)
+
+    def relative_evidence(self) -> np.ndarray:
+        """Dense evidence above the question's baseline in each side's own language."""
+        return np.fmax(self.own_dense() - self.centre,
+                       self.counterpart_own_dense() - self.counterpart_centre
+                       - COUNTERPART_DISCOUNT)
+
+    def companion_best(self) -> np.ndarray:
+        """The companion evidence of the paragraph or of its translation, whichever is higher
+        (each side's paragraph and best sentence mixed as e5's are, ``mix_sentence``; the
+        question's baseline without companion vectors)."""
+        own = mix_sentence(self.companion, self.companion_sentence)
+        best = np.fmax(own, mix_sentence(self.counterpart_companion,
+                                         self.counterpart_companion_sentence))
+        return np.where(np.isnan(self.companion), self.companion_centre, best)
+
+    def companion_evidence(self) -> np.ndarray:
+        """:meth:`companion_best` above the question's companion baseline (0 without
+        companion vectors)."""
+        return self.companion_best() - self.companion_centre
+
+    def keyword_evidence(self) -> np.ndarray:
+        """Keyword share of the passage or of its translation, whichever is higher."""
+        return np.maximum(self.share, self.counterpart_share)
+
+    def keyword_sides(self, asked_in: str) -> tuple[np.ndarray, np.ndarray]:
+        """(share matched in the question's language, share matched across languages)."""
+        mine = self.mine(asked_in)
+        return (np.where(mine, self.share, self.counterpart_share),
+                np.where(mine, self.counterpart_share, self.share))
+
+    def sentence_side(self, asked_in: str) -> np.ndarray:
+        """Sentence-level coverage in the question's language (own, or the translation's
+        when the paragraph is in the other language); NaN when it cannot be known."""
+        return np.where(self.mine(asked_in), self.sentence_share, self.counterpart_sentence_share)
+
+    def can_match(self, asked_in: str) -> np.ndarray:
+        """Can the question's words occur in each candidate: it is in the question's
+        language, or it has an aligned translation that is."""
+        return (self.mine(asked_in) | ~np.isnan(self.counterpart_dense)
+                | (self.counterpart_share > 0))
+
+    def keyword_top(self, asked_in: str) -> float:
+        """The best share matched in the question's language among candidates that can match."""
+        same = self.keyword_sides(asked_in)[0][self.can_match(asked_in)]
+        return float(same.max()) if len(same) else 0.0
+
+    def sentence_top(self, asked_in: str) -> float:
+        """The best sentence-level coverage in the question's language among the candidates."""
+        side = self.sentence_side(asked_in)
+        side = side[~np.isnan(side)]
+        return float(side.max()) if len(side) else 0.0
+
+    def pooled(self, asked_in: str) -> np.ndarray:
+        """Dari's ranking score of every candidate for a question asked in ``asked_in``."""
+        same, cross = self.keyword_sides(asked_in)
+        # A paragraph that cannot match is neither helped nor hurt: it scores as the best match.
+        behind = np.where(self.can_match(asked_in), self.keyword_top(asked_in) - same, 0.0)
+        sentence = self.sentence_side(asked_in)
+        behind_sentence = np.where(np.isnan(sentence), 0.0, self.sentence_top(asked_in) - sentence)
+        own_same = np.where(self.mine(asked_in), self.share, 0.0)
+        return (self.relative_evidence() - KEYWORD_WEIGHT * behind + CROSS_KEYWORD_WEIGHT * cross
+                - SENTENCE_KEYWORD_WEIGHT * behind_sentence
+                + COMPANION_WEIGHT * self.companion_evidence()
+                + OWN_WEIGHT * (self.own_dense() - self.centre + KEYWORD_WEIGHT * own_same))
+
+    def coverage_gap(self, asked_in: str) -> np.ndarray:
+        """How much of the question's IDF-weighted words each candidate lacks in its best
+        window of two sentences (in the question's language: its own text, or its
+        translation's), 0 when it cannot hold the question's words at all (another
+        language, no translation): BM25 sees nothing there, which is no evidence either way.
+        A generation without sentence vocabularies counts the paragraph's share."""
+        covered = self.sentence_side(asked_in)
+        covered = np.where(np.isnan(covered), self.keyword_sides(asked_in)[0], covered)
+        return np.where(self.can_match(asked_in), np.maximum(0.0, 1.0 - covered), 0.0)
+
+
+def _columns(candidates: Columns | Sequence[Candidate]) -> Columns:
+    return candidates if isinstance(candidates, Columns) else Columns.of(candidates)
 
 
 def can_match(c: Candidate, asked_in: str) -> bool:
-    """Can the question's words occur in ``c``: it is in the question's language, or it
-    has an aligned translation that is."""
-    return c.language == asked_in or c.counterpart_dense is not None or c.counterpart_share > 0
+    """Can the question's words occur in ``c`` (:meth:`Columns.can_match`)."""
+    return bool(Columns.of([c]).can_match(asked_in)[0])
 
 
-def keyword_top(candidates: Sequence[Candidate], asked_in: str) -> float:
+def keyword_top(candidates: Columns | Sequence[Candidate], asked_in: str) -> float:
     """The best share matched in the question's language among candidates that can match."""
-    return max((c.keyword_sides(asked_in)[0] for c in candidates if can_match(c, asked_in)),
-               default=0.0)
+    return _columns(candidates).keyword_top(asked_in)
 
 
-def sentence_top(candidates: Sequence[Candidate], asked_in: str) -> float:
+def sentence_top(candidates: Columns | Sequence[Candidate], asked_in: str) -> float:
     """The best sentence-level coverage in the question's language among the candidates."""
-    return max((x for c in candidates if (x := c.sentence_side(asked_in)) is not None),
-               default=0.0)
+    return _columns(candidates).sentence_top(asked_in)
 
 
-def pooled_score(c: Candidate, asked_in: str, top: float, top_sentence: float = 0.0) -> float:
-    """Dari's ranking score of one candidate for a question asked in ``asked_in``, where
-    ``top`` is :func:`keyword_top` and ``top_sentence`` :func:`sentence_top` of the
-    question's candidates."""
-    same, cross = c.keyword_sides(asked_in)
-    # A paragraph that cannot match is neither helped nor hurt: it scores as the best match.
-    behind = top - same if can_match(c, asked_in) else 0.0
-    sentence = c.sentence_side(asked_in)
-    behind_sentence = top_sentence - sentence if sentence is not None else 0.0
-    own_same = c.share if c.language == asked_in else 0.0
-    return (c.relative_evidence - KEYWORD_WEIGHT * behind + CROSS_KEYWORD_WEIGHT * cross
-            - SENTENCE_KEYWORD_WEIGHT * behind_sentence
-            + COMPANION_WEIGHT * c.companion_evidence
-            + OWN_WEIGHT * (c.own_dense - c.centre + KEYWORD_WEIGHT * own_same))
+def pooled_scores(candidates: Columns | Sequence[Candidate], asked_in: str) -> dict[int, float]:
+    """Dari's ranking score (:meth:`Columns.pooled`) of every candidate, by paragraph number."""
+    cols = _columns(candidates)
+    return dict(zip(cols.id.tolist(), cols.pooled(asked_in).tolist(), strict=True))
 
 
-def pooled_scores(candidates: Sequence[Candidate], asked_in: str) -> dict[int, float]:
-    """:func:`pooled_score` of every candidate, by paragraph number."""
-    top = keyword_top(candidates, asked_in)
-    top_sentence = sentence_top(candidates, asked_in)
-    return {c.id: pooled_score(c, asked_in, top, top_sentence) for c in candidates}
+def _best_first(ids: np.ndarray, scores: np.ndarray) -> list[tuple[int, float]]:
+    # Ties keep a stable order by paragraph number, so rankings are reproducible.
+    order = np.lexsort((ids, -scores))
+    return list(zip(ids[order].tolist(), scores[order].tolist(), strict=True))
 
 
-def fuse(candidates: Sequence[Candidate], method: str = "pooled",
+def fuse(candidates: Columns | Sequence[Candidate], method: str = "pooled",
          asked_in: str = "en") -> list[tuple[int, float]]:
     """Rank ``candidates``; returns (paragraph number, score), best first.
 
@@ -236,20 +372,22 @@ def fuse(candidates: Sequence[Candidate], method: str = "pooled",
     BM25 alone, matches only) and "rrf" (reciprocal-rank fusion of the two sides' lists).
     ``asked_in`` is the question's language (keyword matches in it count more).
     """
-    if method == "dense":
-        scored = [(c.id, c.dense) for c in candidates]
-    elif method == "keyword":
-        scored = [(c.id, c.keyword) for c in candidates if c.keyword > 0]
-    elif method == "rrf":
-        scored = [(c.id, sum(1.0 / (RRF_K + r) for r in (c.dense_rank, c.keyword_rank)
-                             if r is not None)) for c in candidates]
-        scored = [(i, s) for i, s in scored if s > 0]
-    elif method == "pooled":
-        scored = list(pooled_scores(candidates, asked_in).items())
-    else:
+    if method not in METHODS:
         raise ValueError(f"unknown fusion method {method!r}")
-    # Ties keep a stable order by paragraph number, so rankings are reproducible.
-    return sorted(scored, key=lambda item: (-item[1], item[0]))
+    cols = _columns(candidates)
+    if method == "dense":
+        return _best_first(cols.id, cols.dense)
+    if method == "keyword":
+        kept = cols.keyword > 0
+        return _best_first(cols.id[kept], cols.keyword[kept])
+    if method == "rrf":
+        def part(rank: np.ndarray) -> np.ndarray:
+            return np.where(np.isnan(rank), 0.0, 1.0 / (RRF_K + rank))
+
+        score = part(cols.dense_rank) + part(cols.keyword_rank)
+        kept = score > 0
+        return _best_first(cols.id[kept], score[kept])
+    return _best_first(cols.id, cols.pooled(asked_in))
 
 
 @dataclass(frozen=True)
@@ -308,18 +446,9 @@ class Evidence:
                 self.top_gap, self.sentence, self.paragraph, (1.0 - korean) * self.coverage_gap,
                 self.companion, self.companion_gap, self.top_companion, self.companion_margin)
 
-
 def coverage_gap(c: Candidate, asked_in: str) -> float:
-    """How much of the question's IDF-weighted words ``c`` lacks in its best window of two
-    sentences (in the question's language: its own text, or its translation's), 0 when it
-    cannot hold the question's words at all (another language, no translation): BM25 sees
-    nothing there, which is no evidence either way."""
-    if not can_match(c, asked_in):
-        return 0.0
-    covered = c.sentence_side(asked_in)
-    if covered is None:  # a generation without sentence vocabularies: the paragraph's share
-        covered = c.keyword_sides(asked_in)[0]
-    return max(0.0, 1.0 - covered)
+    """What of the question's words ``c`` lacks (:meth:`Columns.coverage_gap`)."""
+    return float(Columns.of([c]).coverage_gap(asked_in)[0])
 
 
 def relevance(e: Evidence) -> float:
@@ -348,90 +477,115 @@ def baseline(dense_scores: Sequence[float]) -> float:
 
 class Judge:
     """The no-answer rule's view of one question's candidates: the question's evidence, and
-    each passage's own (a quoted passage must be answer-worthy by itself)."""
+    each passage's own (a quoted passage must be answer-worthy by itself). Every rule's
+    array is computed once here; a passage's evidence reads its entries."""
 
-    def __init__(self, candidates: Sequence[Candidate], language: str,
+    def __init__(self, candidates: Columns | Sequence[Candidate], language: str,
                  aligned: Mapping[int, Sequence[int]] | None = None) -> None:
         self.language = language
+        cols = self.columns = _columns(candidates)
         # A paragraph and its translation are one answer: neither is the other's rival.
         self._aligned = aligned or {}
-        self._score = pooled_scores(candidates, language)
-        self._ranked = sorted(candidates, key=lambda c: (-self._score[c.id], c.id))
-        self._relative = sorted(((c.relative_evidence, c.id) for c in candidates), reverse=True)
-        self._companion = sorted(((c.companion_best, c.id) for c in candidates), reverse=True)
-        self.question = self._question(candidates)
+        self._ids = cols.id.tolist()
+        # Paragraph number → its entry in the columns.
+        self.slot = {x: i for i, x in enumerate(self._ids)}
+        score = cols.pooled(language)
+        self._score = score.tolist()
+        # Best first, ties by paragraph number (as fuse ranks); the evidence orders best
+        # first with ties by the higher number (as sorting (value, number) pairs down does).
+        self._ranked = np.lexsort((cols.id, -score)).tolist()
+        relative = cols.relative_evidence()
+        companion = cols.companion_best()
+        self._relative = relative.tolist()
+        self._by_relative = np.lexsort((-cols.id, -relative)).tolist()
+        self._companion = companion.tolist()
+        self._by_companion = np.lexsort((-cols.id, -companion)).tolist()
+        self._dense = cols.dense_evidence().tolist()
+        same, cross = cols.keyword_sides(language)
+        self._same, self._cross = same.tolist(), cross.tolist()
+        self._share = cols.keyword_evidence().tolist()
+        self._gap = cols.coverage_gap(language).tolist()
+        self._companion_gap = cols.companion_evidence().tolist()
+        self._sentence = np.where(np.isnan(cols.sentence), cols.dense, cols.sentence)
+        self.question = self._question()
 
     def ranking(self) -> list[tuple[int, float]]:
         """The candidates as ``fuse(candidates, "pooled", language)`` ranks them, from the
         scores the rule already computed (the search needs both)."""
-        return [(c.id, self._score[c.id]) for c in self._ranked]
+        return [(self._ids[i], self._score[i]) for i in self._ranked]
 
-    def _question(self, candidates: Sequence[Candidate]) -> Evidence:
-        if not candidates:
+    def _question(self) -> Evidence:
+        if not self._ids:
             return Evidence(self.language, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-        sides = [c.keyword_sides(self.language) for c in candidates]
         top = self._ranked[0]
         return Evidence(
             self.language,
-            dense=max(c.dense_evidence for c in candidates),
-            gap=self._relative[0][0],
-            same=max(s for s, _ in sides),
-            cross=max(x for _, x in sides),
+            dense=max(self._dense),
+            gap=self._relative[self._by_relative[0]],
+            same=max(self._same),
+            cross=max(self._cross),
             margin=self._margin(top),
             relative_margin=self._relative_margin(top),
-            top_share=top.keyword_evidence,
-            top_gap=top.relative_evidence,
-            sentence=max(c.sentence if c.sentence is not None else c.dense for c in candidates),
-            paragraph=max(c.dense for c in candidates),
-            coverage_gap=coverage_gap(top, self.language),
-            companion=self._companion[0][0],  # sorted best first in __init__
-            companion_gap=max(c.companion_evidence for c in candidates),
-            top_companion=top.companion_evidence,
+            top_share=self._share[top],
+            top_gap=self._relative[top],
+            sentence=float(self._sentence.max()),
+            paragraph=float(self.columns.dense.max()),
+            coverage_gap=self._gap[top],
+            companion=self._companion[self._by_companion[0]],
+            companion_gap=max(self._companion_gap),
+            top_companion=self._companion_gap[top],
             companion_margin=self._companion_margin(top),
         )
 
-    def _margin(self, c: Candidate) -> float:
-        """``c``'s fused score minus the best other candidate's (negative unless first)."""
-        unit = {c.id, *self._aligned.get(c.id, ())}
-        other = next((self._score[o.id] for o in self._ranked if o.id not in unit), None)
-        return 0.05 if other is None else self._score[c.id] - other
+    def _first_other(self, i: int, order: list[int]) -> int | None:
+        """The first candidate in ``order`` outside ``i``'s unit (itself, its translations)."""
+        x = self._ids[i]
+        theirs = self._aligned.get(x, ())
+        return next((j for j in order if self._ids[j] != x and self._ids[j] not in theirs), None)
 
-    def _relative_margin(self, c: Candidate) -> float:
-        unit = {c.id, *self._aligned.get(c.id, ())}
-        other = next((r for r, i in self._relative if i not in unit), None)
-        return 0.05 if other is None else c.relative_evidence - other
+    def _margin(self, i: int) -> float:
+        """Candidate ``i``'s fused score minus the best other's (negative unless first)."""
+        j = self._first_other(i, self._ranked)
+        return 0.05 if j is None else self._score[i] - self._score[j]
 
-    def _companion_margin(self, c: Candidate) -> float:
-        unit = {c.id, *self._aligned.get(c.id, ())}
-        other = next((b for b, i in self._companion if i not in unit), None)
-        return 0.0 if other is None else c.companion_best - other
+    def _relative_margin(self, i: int) -> float:
+        j = self._first_other(i, self._by_relative)
+        return 0.05 if j is None else self._relative[i] - self._relative[j]
 
-    def passage(self, c: Candidate) -> Evidence:
-        """``c``'s own evidence, as if it were the only answer offered (with its
-        translation's: the two are one answer)."""
-        same, cross = c.keyword_sides(self.language)
-        return Evidence(self.language, dense=c.dense_evidence, gap=c.relative_evidence,
-                        same=same, cross=cross, margin=self._margin(c),
-                        relative_margin=self._relative_margin(c), top_share=c.keyword_evidence,
-                        top_gap=c.relative_evidence,
-                        sentence=max(_sentence_of(c.sentence, c.dense),
-                                     _sentence_of(c.counterpart_sentence, c.counterpart_dense)),
-                        paragraph=max(c.dense, c.counterpart_dense if c.counterpart_dense
-                                      is not None else c.dense),
-                        coverage_gap=coverage_gap(c, self.language),
-                        companion=c.companion_best, companion_gap=c.companion_evidence,
-                        top_companion=c.companion_evidence,
-                        companion_margin=self._companion_margin(c))
+    def _companion_margin(self, i: int) -> float:
+        j = self._first_other(i, self._by_companion)
+        return 0.0 if j is None else self._companion[i] - self._companion[j]
+
+    def passage(self, c: Candidate | int) -> Evidence:
+        """A candidate's own evidence (``c``, or its paragraph number), as if it were the only
+        answer offered (with its translation's: the two are one answer)."""
+        i = self.slot[c if isinstance(c, int) else c.id]
+        cols = self.columns
+        dense, counterpart = float(cols.dense[i]), float(cols.counterpart_dense[i])
+        sentence = float(cols.sentence[i])
+        counterpart_sentence = float(cols.counterpart_sentence[i])
+        return Evidence(self.language, dense=self._dense[i], gap=self._relative[i],
+                        same=self._same[i], cross=self._cross[i], margin=self._margin(i),
+                        relative_margin=self._relative_margin(i), top_share=self._share[i],
+                        top_gap=self._relative[i],
+                        sentence=max(_sentence_of(sentence, dense),
+                                     _sentence_of(counterpart_sentence, counterpart)),
+                        paragraph=dense if math.isnan(counterpart) else max(dense, counterpart),
+                        coverage_gap=self._gap[i],
+                        companion=self._companion[i], companion_gap=self._companion_gap[i],
+                        top_companion=self._companion_gap[i],
+                        companion_margin=self._companion_margin(i))
 
 
-def _sentence_of(sentence: float | None, dense: float | None) -> float:
-    """A paragraph's best sentence cosine (its own cosine when it stores no sentences)."""
-    if sentence is not None:
+def _sentence_of(sentence: float, dense: float) -> float:
+    """A paragraph's best sentence cosine (its own cosine when it stores no sentences; -1
+    for a side that does not exist). NaN stands for None."""
+    if not math.isnan(sentence):
         return sentence
-    return dense if dense is not None else -1.0
+    return dense if not math.isnan(dense) else -1.0
 
 
-def question_evidence(candidates: Sequence[Candidate], language: str,
+def question_evidence(candidates: Columns | Sequence[Candidate], language: str,
                       aligned: Mapping[int, Sequence[int]] | None = None) -> Evidence:
     """The question-level evidence: the best of every candidate's, and the margins."""
     return Judge(candidates, language, aligned).question

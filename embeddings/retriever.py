@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -26,7 +27,7 @@ from threadpoolctl import ThreadpoolController
 from corpus.models import Paragraph
 from embeddings import fusion
 from embeddings.companion import CompanionEncoder, CompanionVectors
-from embeddings.fusion import Candidate, Evidence
+from embeddings.fusion import Candidate, Columns, Evidence
 from embeddings.index import DenseIndex
 from embeddings.keyword import KeywordIndex, KeywordScores
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
@@ -49,6 +50,19 @@ _MINOR_LANGUAGE = 0.1
 # each language (measured: 1.5 left a language short at 100k, and its own masked search cost
 # more than the breadth saved). A result still short is widened.
 ROWS_PER_PARAGRAPH = 3
+# The companion encodes a question in a thread of its own while e5 encodes it (both release
+# the GIL in their products): measured, the two in turn 9.4 ms, at once 7.7 ms, e5 alone 7.4.
+_BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dari-companion")
+
+
+def _run_max(values: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """The max of each consecutive run of ``values`` (``runs`` long each); NaN for an empty
+    run (a paragraph without a translation has no counterpart evidence)."""
+    out = np.full(len(runs), np.nan)
+    filled = runs > 0
+    if filled.any():
+        out[filled] = np.maximum.reduceat(values, (np.cumsum(runs) - runs)[filled])
+    return out
 
 
 def collapse_translations(numbers: Sequence[int],
@@ -96,6 +110,9 @@ class Retriever:
         # A quoted paragraph's number: answers ask for its sentence vectors and for its
         # sentence coverage (one snapshot query per paragraph, not one per question asked).
         self._number_of = lru_cache(maxsize=4096)(self._paragraph_number)
+        # A question's companion vector (of its words without scaffolding): encoded beside
+        # e5's by encode_query, read by the search that follows.
+        self._companion_query = lru_cache(maxsize=256)(self._encode_companion)
         self.manifest = manifest
         self.dense = dense
         self.keyword = keyword
@@ -291,7 +308,7 @@ class Retriever:
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
                    language: str | None = None, companion_vector: np.ndarray | None = None
-                   ) -> tuple[list[Candidate], dict[int, list[int]]]:
+                   ) -> tuple[Columns, dict[int, list[int]]]:
         """Every candidate with exact evidence on both sides (for the question's ``topic``
         terms and vector, and its companion vector when the generation stores companion
         vectors) and the alignment of the candidates (paragraph number → its translations)."""
@@ -304,72 +321,89 @@ class Retriever:
         # The partners' own translations too: a hit may be shown from its partner's side.
         aligned.update(self.snapshot.aligned_numbers([m for m in partners if m not in aligned]))
         # Every paragraph scored, the candidates first; all evidence as arrays over it (one
-        # gather and one product per kind, read back as plain lists for the loop below).
+        # gather and one product per kind), and each candidate's translations as a ragged
+        # run of slots into it (the best over a run is the counterpart's evidence).
         every = np.asarray(list(dict.fromkeys([*numbers, *partners])), dtype=np.int64)
         slot = {x: i for i, x in enumerate(every.tolist())}
-        cosine_of = self._cosines(query_vector, every)
+        theirs = [[slot[m] for m in aligned.get(x, ())] for x in numbers]
+        runs = np.fromiter((len(t) for t in theirs), dtype=np.int64, count=len(numbers))
+        flat = np.fromiter((j for t in theirs for j in t), dtype=np.int64, count=int(runs.sum()))
+        own = slice(0, len(numbers))
+
+        def counterpart(values: np.ndarray) -> np.ndarray:
+            return _run_max(np.asarray(values, dtype=np.float64)[flat], runs)
+
+        cosine = self._cosines(query_vector, every)
         if self.sentences is not None:
             best, stored = self.sentences.best(query_vector, every)
-            sentence = np.where(stored, best, cosine_of).tolist()
+            sentence = np.where(stored, best, cosine)
         else:
-            sentence = cosine_of.tolist()
-        cosine = cosine_of.tolist()
-        raw = scores.at(every)
-        bm25 = raw.tolist()
-        share = (np.minimum(raw.astype(np.float64) / scores.bound, 1.0).tolist()
-                 if scores.bound > 0 else [0.0] * len(every))
-        proximity = (self.sentence_terms.coverage(*scores.terms(), every).tolist()
-                     if self.sentence_terms is not None else None)
-        korean = (self.snapshot.langs[every] == LANG_CODES["ko"]).tolist()
-        companion: list[float] | None = None
-        companion_sentence: list[float] = []
+            sentence = cosine
+        raw = scores.at(every).astype(np.float64)
+        share = (np.minimum(raw / scores.bound, 1.0) if scores.bound > 0 else np.zeros(len(every)))
+        missing = np.full(len(every), np.nan)
+        proximity = (self.sentence_terms.coverage(*scores.terms(), every).astype(np.float64)
+                     if self.sentence_terms is not None else missing)
+        korean = self.snapshot.langs[every] == LANG_CODES["ko"]
+        companion = companion_sentence = missing
         companion_centre = 0.0
         if self.companion is not None and companion_vector is not None:
             companion_of, companion_best = self.companion.cosines(companion_vector, every)
-            companion, companion_sentence = companion_of.tolist(), companion_best.tolist()
+            companion = companion_of.astype(np.float64)
+            companion_sentence = companion_best.astype(np.float64)
             # The question's own companion baseline: the median over its candidates.
-            mixed = fusion.mix_sentence(companion_of[:len(numbers)], companion_best[:len(numbers)])
+            mixed = fusion.mix_sentence(companion_of[own], companion_best[own])
             companion_centre = float(np.median(mixed)) if numbers else 0.0
-        dense_rank = {x: r for r, x in enumerate(dense_top, start=1)}
-        keyword_rank = {x: r for r, x in enumerate(keyword_top, start=1)}
         fallback = min(baselines.values(), default=0.0)
-        out = []
-        for i, x in enumerate(numbers):
-            mine = "ko" if korean[i] else "en"
-            centre = baselines.get(mine, fallback)
-            theirs = [slot[m] for m in aligned.get(x, ())]
-            if theirs:
-                their_language = "ko" if korean[theirs[0]] else "en"
-                counterpart: tuple[float | None, float | None, float, float | None, float] = (
-                    max(cosine[j] for j in theirs), max(sentence[j] for j in theirs),
-                    max(share[j] for j in theirs),
-                    max(proximity[j] for j in theirs) if proximity is not None else None,
-                    baselines.get(their_language, fallback))
-            else:
-                counterpart = (None, None, 0.0, None, centre)
-            out.append(Candidate(
-                id=x, language=mine, dense=cosine[i], keyword=bm25[i], share=share[i],
-                sentence=sentence[i],
-                counterpart_dense=counterpart[0], counterpart_sentence=counterpart[1],
-                counterpart_share=counterpart[2],
-                sentence_share=proximity[i] if proximity is not None else None,
-                counterpart_sentence_share=counterpart[3],
-                dense_rank=dense_rank.get(x), keyword_rank=keyword_rank.get(x),
-                centre=centre, counterpart_centre=counterpart[4],
-                companion=companion[i] if companion is not None else None,
-                companion_sentence=companion_sentence[i] if companion is not None else None,
-                counterpart_companion=(max(companion[j] for j in theirs)
-                                       if companion is not None and theirs else None),
-                counterpart_companion_sentence=(max(companion_sentence[j] for j in theirs)
-                                                if companion is not None and theirs else None),
-                companion_centre=companion_centre))
-        return out, aligned
+        in_english, in_korean = baselines.get("en", fallback), baselines.get("ko", fallback)
+        centre = np.where(korean[own], in_korean, in_english)
+        # A candidate's translations are all in the other language: the first one tells.
+        translated = runs > 0
+        their_korean = np.zeros(len(numbers), dtype=bool)
+        their_korean[translated] = korean[flat[(np.cumsum(runs) - runs)[translated]]]
+        counterpart_centre = np.where(translated, np.where(their_korean, in_korean, in_english),
+                                      centre)
+
+        def ranks(side: Mapping[int, float]) -> np.ndarray:
+            rank = {x: r for r, x in enumerate(side, start=1)}
+            return np.array([rank.get(x, np.nan) for x in numbers], dtype=np.float64)
+
+        columns = Columns(
+            id=every[own].copy(), korean=korean[own], dense=cosine[own], keyword=raw[own],
+            share=share[own], sentence=sentence[own], counterpart_dense=counterpart(cosine),
+            counterpart_sentence=counterpart(sentence),
+            counterpart_share=np.nan_to_num(counterpart(share), nan=0.0),
+            sentence_share=proximity[own], counterpart_sentence_share=counterpart(proximity),
+            dense_rank=ranks(dense_top), keyword_rank=ranks(keyword_top), centre=centre,
+            counterpart_centre=counterpart_centre, companion=companion[own],
+            companion_sentence=companion_sentence[own],
+            counterpart_companion=counterpart(companion),
+            counterpart_companion_sentence=counterpart(companion_sentence),
+            companion_centre=np.full(len(numbers), companion_centre))
+        return columns, aligned
 
     # -- search ---------------------------------------------------------------------------
 
     def encode_query(self, query: str) -> np.ndarray:
-        """The query's vector (reuse it for :meth:`search` and answer building)."""
-        return np.asarray(self.encoder.encode_queries([query.strip()]), dtype=np.float32)[0]
+        """The query's vector (reuse it for :meth:`search` and answer building).
+
+        The companion encodes the question at the same time, in a second thread; its vector
+        is kept for the :meth:`search` of the same question."""
+        query = query.strip()
+        if self.companion is None:
+            return self._encode_e5(query)
+        beside = _BESIDE.submit(self._companion_query, without_scaffolding(query))
+        try:
+            return self._encode_e5(query)
+        finally:
+            beside.result()
+
+    def _encode_e5(self, query: str) -> np.ndarray:
+        return np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)[0]
+
+    def _encode_companion(self, text: str) -> np.ndarray:
+        assert self.companion is not None
+        return self.companion.encode_query(text)
 
     def search(self, query: str, k: int | None = None, language: str | None = None, *,
                query_vector: np.ndarray | None = None, method: str = "pooled",
@@ -391,41 +425,40 @@ class Retriever:
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
         topic = topic_terms(query)
+        # The companion averages every word alike: it sees the question without the words
+        # that only say how it is asked (e5 was trained on natural questions: it sees all).
+        cv = (self._companion_query(without_scaffolding(query))
+              if self.companion is not None else None)
         with self._blas.limit(limits=1):
-            # The companion averages every word alike: it sees the question without the words
-            # that only say how it is asked (e5 was trained on natural questions: it sees all).
-            cv = (self.companion.encode_query(without_scaffolding(query))
-                  if self.companion is not None else None)
-            candidates, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv)
+            columns, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv)
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
         names = set(topic)
         terms = len(names) if looks_like_name(query) and self.keyword.knows(names) else 0
         asked_in = question_language(query)
-        judge = fusion.Judge(candidates, asked_in, aligned)
+        judge = fusion.Judge(columns, asked_in, aligned)
         evidence = judge.question
         probability = fusion.relevance(evidence)
         threshold = cfg.min_score if cfg.min_score > 0 else fusion.RELEVANCE_THRESHOLD
         if trace is not None:
-            trace.candidates, trace.aligned, trace.evidence = candidates, aligned, evidence
+            trace.candidates, trace.aligned, trace.evidence = columns.candidates(), aligned, evidence
             trace.probability, trace.threshold = probability, threshold
         if not fusion.answerable(evidence, terms, threshold):
             return []
-        by_id = {c.id: c for c in candidates}
-        scored = judge.ranking() if method == "pooled" else fusion.fuse(candidates, method, asked_in)
+        scored = judge.ranking() if method == "pooled" else fusion.fuse(columns, method, asked_in)
         if language:
             code = LANG_CODES[language]
             scored = [(x, sc) for x, sc in scored if self.snapshot.langs[x] == code]
 
         def worthy(x: int) -> bool:
             # A paragraph and its translation are one answer: the better side vouches.
-            unit = [m for m in (x, *aligned.get(x, ())) if m in by_id]
-            return any(fusion.answerable(judge.passage(by_id[m]), terms, threshold) for m in unit)
+            unit = [m for m in (x, *aligned.get(x, ())) if m in judge.slot]
+            return any(fusion.answerable(judge.passage(m), terms, threshold) for m in unit)
 
-        return self._select(scored, aligned, by_id, worthy, k, None if language else asked_in)
+        return self._select(scored, aligned, judge, worthy, k, None if language else asked_in)
 
     def _select(self, scored: list[tuple[int, float]], aligned: dict[int, list[int]],
-                by_id: dict[int, Candidate], worthy: Callable[[int], bool], k: int,
+                judge: fusion.Judge, worthy: Callable[[int], bool], k: int,
                 prefer: str | None) -> list[Hit]:
         """Turn the fused ranking into hits: what a user should see quoted.
 
@@ -470,13 +503,13 @@ class Retriever:
             para = paragraphs[number]
             article = self.snapshot.article(para.article_id)
             assert article is not None  # written together with the paragraphs
-            c = by_id.get(number)
+            i = judge.slot.get(number)
             hits.append(Hit(
                 paragraph=para,
                 article=article,
                 score=float(score),
-                dense_score=c.dense if c else None,
-                keyword_score=c.keyword if c else None,
+                dense_score=float(judge.columns.dense[i]) if i is not None else None,
+                keyword_score=float(judge.columns.keyword[i]) if i is not None else None,
                 aligned=tuple(others[m] for m in aligned.get(number, ()) if m in others),
             ))
         return hits
