@@ -20,9 +20,10 @@ def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + offsets
 
 
-def segment_max(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Max of each consecutive segment of ``values`` (``lengths`` of them; 0.0 if empty)."""
-    out = np.zeros(len(lengths), dtype=np.float64)
+def segment_max(values: np.ndarray, lengths: np.ndarray, empty: float = 0.0) -> np.ndarray:
+    """Max of each consecutive segment of ``values`` (``lengths`` of them; ``empty`` for an
+    empty one)."""
+    out = np.full(len(lengths), empty, dtype=np.float64)
     filled = lengths > 0
     if filled.any():
         starts = (np.cumsum(lengths) - lengths)[filled]

@@ -55,16 +55,6 @@ ROWS_PER_PARAGRAPH = 3
 _BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dari-companion")
 
 
-def _run_max(values: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """The max of each consecutive run of ``values`` (``runs`` long each); NaN for an empty
-    run (a paragraph without a translation has no counterpart evidence)."""
-    out = np.full(len(runs), np.nan)
-    filled = runs > 0
-    if filled.any():
-        out[filled] = np.maximum.reduceat(values, (np.cumsum(runs) - runs)[filled])
-    return out
-
-
 def collapse_translations(numbers: Sequence[int],
                           aligned: Mapping[int, Sequence[int]]) -> list[int]:
     """``numbers`` (best first) without the paragraphs whose translation ranks higher: a
@@ -331,7 +321,8 @@ class Retriever:
         own = slice(0, len(numbers))
 
         def counterpart(values: np.ndarray) -> np.ndarray:
-            return _run_max(np.asarray(values, dtype=np.float64)[flat], runs)
+            # NaN without a translation: no counterpart evidence (a Candidate's None).
+            return segment_max(np.asarray(values, dtype=np.float64)[flat], runs, np.nan)
 
         cosine = self._cosines(query_vector, every)
         if self.sentences is not None:
