@@ -229,6 +229,7 @@ def evaluate_retriever(retriever: Retriever, queries: Sequence[EvalQuery], *,
         rows.append(row)
         result.details.append({"query": q.query, "kind": q.kind, "best_dense": row.best_dense,
                                "probability": trace.probability,
+                               "answer_quoted": row.answer_quoted,
                                **{m: r[:3] for m, r in rankings.items()},
                                "quoted": [f"{h.article.id}#{h.paragraph.language}"
                                           f"{h.paragraph.position}" for h in hits]})
