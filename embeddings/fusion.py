@@ -70,7 +70,16 @@ RRF_K = 60
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
 RELEVANCE_BIAS = -26.8426
-RELEVANCE_WEIGHTS = (10.9431, -2.9507, -0.0138, 1.1661, -0.4364, -0.412, 3.7062, 4.1535, 20.1941, 1.2696, 5.4641, 10.1204, 8.9256, -1.8303, 3.9193, 0.8138, 1.1929, 3.0671)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
+RELEVANCE_WEIGHTS = (10.9431, -2.9507, -0.0138, 1.1661, -0.4364, -0.412, 3.7062, 4.1535, 20.1941, 1.2696, 5.4641, 10.1204, 8.9256, -1.8303, 3.9193, 0.8138, 1.1929, 3.0671, -3.7663, -1.17)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
+# A word the corpus never saw counts as the question's unknown-words evidence when it is at
+# least this rare in its language at large (nats under e5's CC-100 unigram model,
+# embeddings/rarity.py). English: everyday words 10–14 ("want" 10.6, "summit" 14.1), names
+# 18–42, of which the rarer pass ("Zanzibar" 29.5, "Phoenicia" 33.6; not "Dokdo" 19.7);
+# Korean, about 10 a syllable: three-syllable names and longer terms ("하현우" 34,
+# "페니키아" 47) pass, two-syllable words ("대만" 21.6, "독도" 22.5) do not. Chosen on the
+# tune halves: the best of floors 14–35 for the no-answer criterion (docs/retrieval.md),
+# the two weights refit at each (eval/fit.py --refit-last 2).
+UNSEEN_RARITY = 26.0
 # A question of at most this many topic terms (a name: "Dokdo", "기시다 후미오") is answered
 # when one passage holds all of them, whatever the dense side says: a bare name carries no
 # meaning for the encoder to match, while finding every one of its rare words in a passage
@@ -128,6 +137,9 @@ class Candidate:
     counterpart_companion: float | None = None
     counterpart_companion_sentence: float | None = None
     companion_centre: float = 0.0
+    # The IDF-weighted share of the question's words that no indexed paragraph holds
+    # (``KeywordScores.unknown``): the question's, the same for each of its candidates.
+    unknown: float = 0.0
 
     def _one(self) -> Columns:
         return Columns.of([self])
@@ -178,7 +190,8 @@ class Candidate:
 _FLOATS = ("dense", "keyword", "share", "sentence", "counterpart_dense", "counterpart_sentence",
            "counterpart_share", "sentence_share", "counterpart_sentence_share", "dense_rank",
            "keyword_rank", "centre", "counterpart_centre", "companion", "companion_sentence",
-           "counterpart_companion", "counterpart_companion_sentence", "companion_centre")
+           "counterpart_companion", "counterpart_companion_sentence", "companion_centre",
+           "unknown")
 # The fields a Candidate may leave None (NaN in Columns), and the ranks (int or None).
 _RANKS = ("dense_rank", "keyword_rank")
 _OPTIONAL = ("sentence", "counterpart_dense", "counterpart_sentence", "sentence_share",
@@ -213,6 +226,7 @@ class Columns:
     counterpart_companion: np.ndarray
     counterpart_companion_sentence: np.ndarray
     companion_centre: np.ndarray
+    unknown: np.ndarray
 
     def __len__(self) -> int:
         return len(self.id)
@@ -332,6 +346,13 @@ class Columns:
         covered = np.where(np.isnan(covered), self.keyword_sides(asked_in)[0], covered)
         return np.where(self.can_match(asked_in), np.maximum(0.0, 1.0 - covered), 0.0)
 
+    def unknown_side(self, asked_in: str) -> np.ndarray:
+        """The question's share of words the corpus never saw, for each candidate that could
+        hold them (:meth:`can_match`), 0 for one that cannot: a question answered across
+        languages (a Korean sentence whose English translation is indexed) has words the
+        index lacks in its own language, and that is no evidence against it."""
+        return np.where(self.can_match(asked_in), self.unknown, 0.0)
+
 
 def _columns(candidates: Columns | Sequence[Candidate]) -> Columns:
     return candidates if isinstance(candidates, Columns) else Columns.of(candidates)
@@ -407,7 +428,10 @@ class Evidence:
     rare words, while the passage that answers holds them together. Korean questions leave
     it out: measured on tune, there it traded Korean QA answers for cross-lingual ones, as
     Korean questions often word a term in another form than the answer (compounds: 데뷔작 /
-    데뷔), so a missing word is weaker evidence.
+    데뷔), so a missing word is weaker evidence. And, per language, the share of the
+    question's IDF-weighted words that the whole corpus lacks (``unknown``), when the
+    first-ranked passage could hold them: a question about what the corpus never mentions
+    (a left-out article's names and terms) meets passages that share its common words only.
     """
 
     language: str  # the question's language
@@ -432,6 +456,9 @@ class Evidence:
     # (a translation above all) stands out in the companion's space, a neighbouring story
     # on the question's topic does not.
     companion_margin: float = 0.0
+    # The question's share of words no indexed paragraph holds, when the passage could hold
+    # them (``Columns.unknown_side``): a question about what the corpus never mentions.
+    unknown: float = 0.0
 
     @property
     def share(self) -> float:
@@ -444,7 +471,8 @@ class Evidence:
         return (self.dense, self.gap, self.same, self.cross, korean, korean * self.dense,
                 korean * self.gap, self.margin, self.relative_margin, self.top_share,
                 self.top_gap, self.sentence, self.paragraph, (1.0 - korean) * self.coverage_gap,
-                self.companion, self.companion_gap, self.top_companion, self.companion_margin)
+                self.companion, self.companion_gap, self.top_companion, self.companion_margin,
+                korean * self.unknown, (1.0 - korean) * self.unknown)
 
 def coverage_gap(c: Candidate, asked_in: str) -> float:
     """What of the question's words ``c`` lacks (:meth:`Columns.coverage_gap`)."""
@@ -506,6 +534,7 @@ class Judge:
         self._share = cols.keyword_evidence().tolist()
         self._gap = cols.coverage_gap(language).tolist()
         self._companion_gap = cols.companion_evidence().tolist()
+        self._unknown = cols.unknown_side(language).tolist()
         self._sentence = np.where(np.isnan(cols.sentence), cols.dense, cols.sentence)
         self.question = self._question()
 
@@ -535,6 +564,7 @@ class Judge:
             companion_gap=max(self._companion_gap),
             top_companion=self._companion_gap[top],
             companion_margin=self._companion_margin(top),
+            unknown=self._unknown[top],
         )
 
     def _first_other(self, i: int, order: list[int]) -> int | None:
@@ -574,7 +604,8 @@ class Judge:
                         coverage_gap=self._gap[i],
                         companion=self._companion[i], companion_gap=self._companion_gap[i],
                         top_companion=self._companion_gap[i],
-                        companion_margin=self._companion_margin(i))
+                        companion_margin=self._companion_margin(i),
+                        unknown=self._unknown[i])
 
 
 def _sentence_of(sentence: float, dense: float) -> float:

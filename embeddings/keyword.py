@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,11 +154,12 @@ class KeywordIndex:
         Scores are bm25s's own, summed in the same order and precision.
         """
         ids = [self._vocab[t] for t in tokens if t in self._vocab]
+        missing = tuple(dict.fromkeys(t for t in tokens if t not in self._vocab))
         if self._matrix is None or not ids:
-            return KeywordScores(self, None, np.zeros(0, dtype=np.int64), 0.0)
+            return KeywordScores(self, None, np.zeros(0, dtype=np.int64), 0.0, missing)
         token_ids = np.asarray(ids, dtype=np.int64)
         return KeywordScores(self, self._matrix, token_ids,
-                             float(self._token_best()[token_ids].sum()))
+                             float(self._token_best()[token_ids].sum()), missing)
 
     def _token_best(self) -> np.ndarray:
         """Per vocabulary token, its best BM25 contribution to any passage (cached)."""
@@ -289,11 +291,12 @@ class KeywordScores:
     """
 
     def __init__(self, index: KeywordIndex, postings: Postings | None, tokens: np.ndarray,
-                 bound: float) -> None:
+                 bound: float, missing: Sequence[str] = ()) -> None:
         self.index = index
         self._postings = postings
         self._tokens = tokens  # token ids in query order (repeats count, as in bm25s)
         self.bound = bound
+        self.missing = tuple(missing)  # distinct query tokens no indexed passage holds
         # Exact scores that :meth:`best` computed (sorted passage numbers, scores), or every
         # passage's when it scored the whole corpus: the candidates' lookups that follow
         # read them instead of searching the postings again (one scoring pass a question).
@@ -434,6 +437,32 @@ class KeywordScores:
         df = (np.asarray(indptr[unique + 1]) - np.asarray(indptr[unique])).astype(np.float64)
         n = float(self._postings.documents)
         return unique, np.log1p((n - df + 0.5) / (df + 0.5))
+
+    def unknown(self, rarity: Callable[[str], float] | None, floor: float,
+                predicates: Callable[[], Collection[str]] = frozenset) -> float:
+        """The IDF-weighted share of the question's distinct words that no indexed passage
+        holds and that are rare in the language at large (``rarity(word) >= floor``; 0
+        without a ``rarity``), less its ``predicates`` (asked for only when a rare unseen
+        word is found). A word never seen weighs as a word of one passage less than the
+        rarest can (Lucene's IDF at document frequency 0).
+
+        The keyword shares cannot show this — a share is of the words the index knows —
+        while a question about what the corpus never mentions is made of exactly such
+        words: its names and its rare terms. Rarity keeps out everyday words ("want", "fix")
+        that a small corpus happens not to use; the predicates keep out verb and adjective
+        stems, which say what happens, not what about, and which a Korean analyser may
+        segment otherwise in the question than in the passage (바뀌었다 / 바뀐).
+        """
+        if rarity is None or not self.missing:
+            return 0.0
+        rare = [t for t in self.missing if rarity(t) >= floor]
+        if rare:
+            skip = predicates()
+            rare = [t for t in rare if t not in skip]
+        if not rare:
+            return 0.0
+        unseen = len(rare) * math.log1p((len(self.index) + 0.5) / 0.5)
+        return unseen / (unseen + float(self.terms()[1].sum()))
 
     def share(self, score: float) -> float:
         """``score`` as a share of the bound (0 when the question matched no token)."""

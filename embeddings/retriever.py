@@ -16,6 +16,7 @@ answers correctly even after the store has ingested newer files.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -35,9 +36,11 @@ from embeddings.models import Hit
 from embeddings.protocols import TextEncoder
 from embeddings.question import looks_like_name, question_language, topic_terms, without_scaffolding
 from embeddings.ragged import ranges, segment_max
+from embeddings.rarity import WordRarity
 from embeddings.sentence_terms import SentenceTerms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
+from embeddings.tokenize import korean_predicates
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -89,8 +92,11 @@ class Retriever:
                  keyword: KeywordIndex, snapshot: Snapshot, encoder: TextEncoder,
                  sentences: StoredSentences | None = None,
                  sentence_terms: SentenceTerms | None = None,
-                 companion: CompanionVectors | None = None) -> None:
+                 companion: CompanionVectors | None = None,
+                 rarity: WordRarity | None = None) -> None:
         self.settings = settings
+        # How rare a word is in its language (the unknown-words evidence); None: not judged.
+        self.rarity = rarity
         self.companion = companion  # None for a generation built before companion vectors
         self.sentences = sentences  # None for a generation built before sentence vectors
         self.sentence_terms = sentence_terms  # None for one built before sentence terms
@@ -199,8 +205,13 @@ class Retriever:
                         "adds them", name)
         else:
             companion_vectors.encoder.load()
+        rarity = WordRarity.of_encoder(encoder)
+        if rarity is not None:
+            # Read in the background: the first question with a word the corpus never saw
+            # would otherwise wait half a second for it.
+            threading.Thread(target=rarity.warm, name="dari-rarity", daemon=True).start()
         return cls(settings, manifest, dense, keyword, snapshot, encoder, sentences, sentence_terms,
-                   companion_vectors)
+                   companion_vectors, rarity)
 
     def close(self) -> None:
         """Release the snapshot database (the rest is plain memory)."""
@@ -297,11 +308,12 @@ class Retriever:
         return segment_max(cos, ends - starts)
 
     def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
-                   language: str | None = None, companion_vector: np.ndarray | None = None
-                   ) -> tuple[Columns, dict[int, list[int]]]:
+                   language: str | None = None, companion_vector: np.ndarray | None = None,
+                   question: str = "") -> tuple[Columns, dict[int, list[int]]]:
         """Every candidate with exact evidence on both sides (for the question's ``topic``
         terms and vector, and its companion vector when the generation stores companion
-        vectors) and the alignment of the candidates (paragraph number → its translations)."""
+        vectors) and the alignment of the candidates (paragraph number → its translations).
+        ``question``, the text, tells its predicates from its topic words (unknown words)."""
         scores = self.keyword.scores(topic)
         dense_top, baselines = self._dense_list(query_vector, n)
         keyword_top = self._keyword_list(scores, n, language)
@@ -370,7 +382,9 @@ class Retriever:
             companion_sentence=companion_sentence[own],
             counterpart_companion=counterpart(companion),
             counterpart_companion_sentence=counterpart(companion_sentence),
-            companion_centre=np.full(len(numbers), companion_centre))
+            companion_centre=np.full(len(numbers), companion_centre),
+            unknown=np.full(len(numbers), scores.unknown(
+                self.rarity, fusion.UNSEEN_RARITY, lambda: korean_predicates(question))))
         return columns, aligned
 
     # -- search ---------------------------------------------------------------------------
@@ -421,7 +435,8 @@ class Retriever:
         cv = (self._companion_query(without_scaffolding(query))
               if self.companion is not None else None)
         with self._blas.limit(limits=1):
-            columns, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv)
+            columns, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv,
+                                               query)
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
         names = set(topic)

@@ -42,6 +42,10 @@ STOPWORDS = frozenset(
     yourselves s t don ll ve re d m o y whose shall may might must said says say mr ms one""".split()  # noqa: SIM905 - reads as text
 )
 
+# Of those, the tags of words that say what happens or how, not what a text is about: verb
+# and adjective stems, adverbs (korean_predicates).
+_PREDICATE_TAGS = frozenset({"VV", "VA", "MAG"})
+
 _kiwi_lock = threading.Lock()
 
 
@@ -62,6 +66,14 @@ def korean_tags(text: str) -> list[tuple[str, str]]:
     """(morpheme, kiwipiepy tag) of every morpheme of ``text``."""
     with _kiwi_lock:
         return [(t.form, t.tag) for t in _kiwi().tokenize(text)]
+
+
+def korean_predicates(text: str) -> frozenset[str]:
+    """The verb, adjective and adverb morphemes of ``text``'s Korean, as :func:`tokenize`
+    writes them (kiwipiepy tags the text as a whole, as there); empty without Hangul."""
+    if not HANGUL.search(text):
+        return frozenset()
+    return frozenset(form for form, tag in korean_tags(text) if tag in _PREDICATE_TAGS)
 
 
 def stem(word: str) -> str:

@@ -151,6 +151,21 @@ def test_missing_words_count_against_a_passage_that_could_hold_them() -> None:
     assert relevance(dataclasses.replace(korean, coverage_gap=0.8)) == relevance(korean)
 
 
+def test_words_the_corpus_never_saw_count_against_a_question_in_both_languages() -> None:
+    # The question's share of rare words no indexed paragraph holds (a left-out article's
+    # names) lowers the probability, for a passage that could hold them; a Korean paragraph
+    # without a translation cannot hold an English question's words: no evidence.
+    english = Candidate(1, "en", dense=0.85, share=0.9, sentence_share=1.0, centre=0.79,
+                        unknown=0.6)
+    korean_only = Candidate(2, "ko", dense=0.85, centre=0.79, unknown=0.6)
+    assert fusion.Judge([english], "en").question.unknown == pytest.approx(0.6)
+    assert fusion.Judge([korean_only], "en").question.unknown == 0.0
+    for language in ("en", "ko"):
+        known = fusion.Judge([dataclasses.replace(english, language=language, unknown=0.0)],
+                             language).question
+        assert relevance(dataclasses.replace(known, unknown=0.6)) < relevance(known)
+
+
 def test_evidence_is_judged_against_its_own_language() -> None:
     # A Korean question: the Korean paragraph's raw cosine is higher, but the English
     # translation of the answer stands further above the English baseline.

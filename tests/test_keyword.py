@@ -114,3 +114,30 @@ def test_sparse_scoring_matches_bm25s_over_the_whole_corpus(tmp_path: Path) -> N
             fresh.best(10)
             assert np.array_equal(fresh.at(np.arange(len(docs))[::-1]),
                                   full[::-1].astype(np.float32))
+
+
+def test_rare_words_the_corpus_never_saw_are_counted(seed_index: KeywordIndex) -> None:
+    # A stand-in for the language-wide rarity (the real one is tested in test_rarity.py):
+    # two names rare everywhere, every other word common.
+    def rarity(word: str) -> float:
+        return 40.0 if word in {"페니키아", "가나안"} else 10.0
+
+    def unknown(question: str) -> float:
+        return seed_index.scores(tokenize(question)).unknown(rarity, 25.0)
+
+    # Every word indexed: nothing unknown. One rare word the articles never use: a share of
+    # the question that grows with how many such words it has; a question of nothing but
+    # such words is all unknown (the keyword shares cannot show this: they are of known
+    # words only).
+    assert unknown("독도 기시다") == 0.0
+    one, two = unknown("독도 기시다 페니키아"), unknown("독도 페니키아 가나안")
+    assert 0.0 < one < two < 1.0
+    assert unknown("페니키아 가나안") == 1.0
+    # An unseen word weighs more than the rarest indexed one: with one of each, over half.
+    assert unknown("기시다 페니키아") > 0.5
+    # An everyday word the small corpus happens not to use is no evidence; nor is anything
+    # without a rarity to judge by.
+    assert seed_index.scores(tokenize("독도 냉장고")).missing == ("냉장고",)
+    assert unknown("독도 냉장고") == 0.0
+    assert seed_index.scores(tokenize("독도 페니키아")).unknown(None, 25.0) == 0.0
+    assert unknown("") == 0.0
