@@ -128,11 +128,11 @@ class DariService:
         self._reload_if_changed()
 
     def ensure_index(self, progress: Progress | None = None) -> None:
-        """Build the index if there is none yet (first start of `make run` or the sandbox)."""
+        """Build the index if there is none yet (first start of `make run` or the sandbox),
+        and load it with what its first questions need (the bot calls this at start)."""
         if read_current(self._root) is None:
             self.refresh(progress=progress)
-        else:
-            self._reload_if_changed()
+        self._reload_if_changed().warm()
 
     # -- queries --------------------------------------------------------------------------
 

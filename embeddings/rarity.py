@@ -64,8 +64,13 @@ class WordRarity:
     def __call__(self, word: str) -> float:
         return self.rarity(word)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model has been read (by a first question or :meth:`warm`)."""
+        return self._pieces is not None
+
     def warm(self) -> None:
-        """Read the model now (a service does it in the background at start)."""
+        """Read the model now (the bot does it at start: `Retriever.warm`)."""
         self._load()
 
     def _load(self) -> dict[str, float]:

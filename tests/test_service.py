@@ -48,6 +48,16 @@ def test_search_and_ask(service: DariService) -> None:
         service.search("anything", language="fr")
 
 
+def test_the_index_is_served_with_the_word_rarity_read(service: DariService) -> None:
+    # What the bot calls at start: the index and the rarity its no-answer rule reads for
+    # words the corpus never saw, so no first question waits for the tokenizer file.
+    service.ensure_index()
+    rarity = service.retriever().rarity
+    assert rarity is not None and rarity.loaded
+    # A question about what the articles never mention, named by words rare everywhere.
+    assert not service.ask("페니키아 상인들은 가나안에서 무엇을 교역했나?").found
+
+
 def test_article_lookups(service: DariService) -> None:
     assert {a.id for a in service.articles()} == {SEED, JEJU}
     assert service.resolve_article(JEJU).id == JEJU
