@@ -33,8 +33,10 @@ from embeddings.answer import answer_question
 from embeddings.fusion import METHODS
 from embeddings.models import Answer, Hit
 from embeddings.protocols import TextEncoder
+from embeddings.question import topic_terms
 from embeddings.refresh import refresh
 from embeddings.retriever import Retriever, SearchTrace, collapse_translations
+from embeddings.tokenize import korean_predicates
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -234,7 +236,7 @@ def evaluate_retriever(retriever: Retriever, queries: Sequence[EvalQuery], *,
                                "quoted": [f"{h.article.id}#{h.paragraph.language}"
                                           f"{h.paragraph.position}" for h in hits]})
         if dump is not None:
-            dump.append(_dump_row(q, trace, paragraphs))
+            dump.append(_dump_row(q, trace, paragraphs) | {"unseen": _unseen(retriever, q.query)})
     _fill(result, rows, quoted)
     return result
 
@@ -278,6 +280,18 @@ def _dump_row(q: EvalQuery, trace: SearchTrace, paragraphs: dict[int, Paragraph]
             "lang": paragraphs[c.id].language if c.id in paragraphs else c.language}
             for c in trace.candidates],
     }
+
+
+def _unseen(retriever: Retriever, question: str) -> dict[str, Any]:
+    """What the unknown-words evidence reads for ``question``, at any rarity floor: its
+    topic words the index lacks with their rarity, its Korean predicates, and the weights
+    that :func:`embeddings.keyword.unseen_share` takes (``eval/fit.py --sweep-unseen``)."""
+    question = question.strip()
+    scores = retriever.keyword.scores(topic_terms(question))
+    rarity = retriever.rarity
+    return {"words": [(t, rarity(t) if rarity is not None else 0.0) for t in scores.missing],
+            "predicates": sorted(korean_predicates(question)) if scores.missing else [],
+            "documents": len(retriever.keyword), "known_weight": float(scores.terms()[1].sum())}
 
 
 def _split_figures(rows: Sequence[_Row]) -> dict[str, Any]:

@@ -280,6 +280,16 @@ def _columns_only(vocab: dict[str, int], postings: Postings) -> dict[str, int]:
     return {token: i for token, i in vocab.items() if 0 <= i < columns}
 
 
+def unseen_share(unseen: int, documents: int, known_weight: float) -> float:
+    """The share of a question's IDF weight that its ``unseen`` words carry, each weighing
+    Lucene's IDF at document frequency 0 in ``documents`` passages, beside the words the
+    index knows (their IDF summed: ``known_weight``). 0 without unseen words."""
+    if unseen <= 0:
+        return 0.0
+    weight = unseen * math.log1p((documents + 0.5) / 0.5)
+    return weight / (weight + known_weight)
+
+
 class KeywordScores:
     """One question's BM25, and the bound that normalises it.
 
@@ -459,10 +469,7 @@ class KeywordScores:
         if rare:
             skip = predicates()
             rare = [t for t in rare if t not in skip]
-        if not rare:
-            return 0.0
-        unseen = len(rare) * math.log1p((len(self.index) + 0.5) / 0.5)
-        return unseen / (unseen + float(self.terms()[1].sum()))
+        return unseen_share(len(rare), len(self.index), float(self.terms()[1].sum()))
 
     def share(self, score: float) -> float:
         """``score`` as a share of the bound (0 when the question matched no token)."""

@@ -13,6 +13,8 @@ their exact evidence, from the retriever's own pipeline) and fits, on tune quest
 
    ``--refit-last N`` instead keeps the committed model and fits only its last N weights
    (a feature added to it), so the decisions it does not bear on stay as they are.
+   ``--sweep-unseen 14,18,26`` refits the unknown-words weights at each rarity floor and
+   prints the tune criteria (the floor, ``fusion.UNSEEN_RARITY``, is then set by hand).
 
 It prints the constants for ``embeddings/fusion.py`` and the tune-half figures they give;
 the test halves are for ``make eval`` to report. Usage:
@@ -38,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings import fusion  # noqa: E402  (after the path set-up above)
 from embeddings.fusion import Candidate  # noqa: E402
+from embeddings.keyword import unseen_share  # noqa: E402
 from embeddings.question import looks_like_name, topic_terms  # noqa: E402
 from embeddings.retriever import collapse_translations  # noqa: E402
 
@@ -143,6 +146,55 @@ def _group_weights(groups: list[str], y: np.ndarray) -> np.ndarray:
     return weight * (len(weight) / weight.sum())
 
 
+def _cells(groups: list[str], languages: list[str], y: np.ndarray
+           ) -> dict[tuple[str, str, int], list[int]]:
+    """Question indices by (set, question language, on/off), groups of at least 5."""
+    cells: dict[tuple[str, str, int], list[int]] = {}
+    for i, key in enumerate(zip(groups, languages, y.tolist(), strict=True)):
+        cells.setdefault(key, []).append(i)
+    return {k: v for k, v in cells.items() if len(v) >= 5}
+
+
+def _criterion(answered: np.ndarray, y: np.ndarray, right: np.ndarray,
+               cells: dict[tuple[str, str, int], list[int]]) -> float:
+    """The share decided right in each group — an on-corpus question answered and
+    ``right`` (from the right article first, or True to count every answer), an off-corpus
+    one refused — averaged within on- and within off-corpus groups, then the two averaged:
+    on- and off-corpus weigh the same (a wrong refusal and a wrong answer are both an
+    answer the user cannot use)."""
+    decided = np.where(y == 1, answered & right, ~answered)
+    means = {label: [float(np.mean(decided[idx])) for (_, _, l2), idx in cells.items()
+                     if l2 == label] for label in (0, 1)}
+    return float(np.mean([np.mean(vs) for vs in means.values() if vs]))
+
+
+def sweep_unseen(sets: dict[str, list[dict[str, Any]]], floors: Sequence[float]) -> None:
+    """For each rarity floor (``fusion.UNSEEN_RARITY``), the unknown-words evidence of every
+    question re-scored from its dump row, the model's last two weights refit
+    (:func:`refit_last`), and both criteria printed on these sets: answered-from-the-right-
+    article (the threshold's) and answered. Rows need the ``unseen`` field of a current dump.
+    """
+    committed = fusion.RELEVANCE_WEIGHTS
+    for floor in floors:
+        for rows in sets.values():
+            for r in rows:
+                u = r["unseen"]
+                rare = sum(rarity >= floor and t not in u["predicates"] for t, rarity in u["words"])
+                share = unseen_share(rare, u["documents"], u["known_weight"])
+                for c in r["candidates"]:
+                    c["unknown"] = share
+        fusion.RELEVANCE_WEIGHTS = committed
+        weights = refit_last(sets, 2)["RELEVANCE_WEIGHTS"][-2:]
+        x, y, groups, first_right = evidence_table(sets)
+        answered = 1.0 / (1.0 + np.exp(-(fusion.RELEVANCE_BIAS + x @ np.array(fusion.RELEVANCE_WEIGHTS)))) \
+            >= fusion.RELEVANCE_THRESHOLD
+        cells = _cells(groups, _languages(sets), y)
+        print(f"  floor {floor:5.1f}: weights {weights}  right-article criterion "
+              f"{_criterion(answered, y, first_right, cells):.4f}  answered criterion "
+              f"{_criterion(answered, y, np.ones_like(first_right), cells):.4f}")
+    fusion.RELEVANCE_WEIGHTS = committed
+
+
 def fit_relevance(sets: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression  # only the fitting script needs it
 
@@ -164,19 +216,10 @@ def fit_relevance(sets: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     # article first, an off-corpus one refused — averaged within on- and within off-corpus
     # groups, then the two averaged.
     probs = 1.0 / (1.0 + np.exp(-(b + x @ w)))
-    languages = list(_languages(sets))
-    cells: dict[tuple[str, str, int], list[int]] = {}
-    for i, key in enumerate(zip(groups, languages, y.tolist())):
-        cells.setdefault(key, []).append(i)
-    cells = {k: v for k, v in cells.items() if len(v) >= 5}
+    cells = _cells(groups, _languages(sets), y)
     best_t, best_v = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 91):
-        # On- and off-corpus weigh the same (a wrong refusal and a wrong answer are both
-        # an answer the user cannot use), each the mean of its groups.
-        decided = np.where(y == 1, (probs >= t) & first_right, probs < t)
-        right = {label: [float(np.mean(decided[idx])) for (_, _, l2), idx in cells.items()
-                         if l2 == label] for label in (0, 1)}
-        v = float(np.mean([np.mean(vs) for vs in right.values() if vs]))
+        v = _criterion(probs >= t, y, first_right, cells)
         if v > best_v + 1e-9:
             best_t, best_v = float(t), v
     out["RELEVANCE_THRESHOLD"] = round(best_t, 2)
@@ -258,10 +301,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--refit-last", type=int, default=0, metavar="N",
                         help="keep the bias, threshold and other weights; fit only the last N"
                              " weights of the no-answer model (a feature added to it)")
+    parser.add_argument("--sweep-unseen", default="", metavar="FLOORS",
+                        help="comma-separated rarity floors: refit the unknown-words weights at"
+                             " each and print the tune criteria (fusion.py is not changed)")
     args = parser.parse_args(argv)
     with args.dump.open("rb") as f:
         dumps: dict[str, list[dict[str, Any]]] = pickle.load(f)
     tune = {name: [r for r in rows if r["split"] == "tune"] for name, rows in dumps.items()}
+    if args.sweep_unseen:
+        print("unknown-words rarity floors, on tune:")
+        sweep_unseen(tune, [float(v) for v in args.sweep_unseen.split(",")])
+        return 0
     constants: dict[str, Any] = {}
     if not args.relevance_only:
         print("fitting the ranking on tune:")
