@@ -280,6 +280,17 @@ def _columns_only(vocab: dict[str, int], postings: Postings) -> dict[str, int]:
     return {token: i for token, i in vocab.items() if 0 <= i < columns}
 
 
+def rare_unseen(missing: Sequence[str], rarity: Callable[[str], float], floor: float,
+                predicates: Callable[[], Collection[str]] = frozenset) -> list[str]:
+    """The ``missing`` words (the index lacks them) at least ``floor`` rare, less the
+    question's ``predicates`` (asked for only when such a word is found)."""
+    rare = [t for t in missing if rarity(t) >= floor]
+    if rare:
+        skip = predicates()
+        rare = [t for t in rare if t not in skip]
+    return rare
+
+
 def unseen_share(unseen: int, documents: int, known_weight: float) -> float:
     """The share of a question's IDF weight that its ``unseen`` words carry, each weighing
     Lucene's IDF at document frequency 0 in ``documents`` passages, beside the words the
@@ -465,10 +476,7 @@ class KeywordScores:
         """
         if rarity is None or not self.missing:
             return 0.0
-        rare = [t for t in self.missing if rarity(t) >= floor]
-        if rare:
-            skip = predicates()
-            rare = [t for t in rare if t not in skip]
+        rare = rare_unseen(self.missing, rarity, floor, predicates)
         return unseen_share(len(rare), len(self.index), float(self.terms()[1].sum()))
 
     def share(self, score: float) -> float:

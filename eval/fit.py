@@ -30,6 +30,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings import fusion  # noqa: E402  (after the path set-up above)
 from embeddings.fusion import Candidate  # noqa: E402
-from embeddings.keyword import unseen_share  # noqa: E402
+from embeddings.keyword import rare_unseen, unseen_share  # noqa: E402
 from embeddings.question import looks_like_name, topic_terms  # noqa: E402
 from embeddings.retriever import collapse_translations  # noqa: E402
 
@@ -179,8 +180,10 @@ def sweep_unseen(sets: dict[str, list[dict[str, Any]]], floors: Sequence[float])
         for rows in sets.values():
             for r in rows:
                 u = r["unseen"]
-                rare = sum(rarity >= floor and t not in u["predicates"] for t, rarity in u["words"])
-                share = unseen_share(rare, u["documents"], u["known_weight"])
+                known = dict(u["words"])  # word -> its rarity, as the retriever computed it
+                rare = rare_unseen(list(known), known.__getitem__, floor,
+                                   partial(frozenset, u["predicates"]))
+                share = unseen_share(len(rare), u["documents"], u["known_weight"])
                 for c in r["candidates"]:
                     c["unknown"] = share
         fusion.RELEVANCE_WEIGHTS = committed
