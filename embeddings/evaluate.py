@@ -284,13 +284,15 @@ def _dump_row(q: EvalQuery, trace: SearchTrace, paragraphs: dict[int, Paragraph]
 
 def _unseen(retriever: Retriever, question: str) -> dict[str, Any]:
     """What the unknown-words evidence reads for ``question``, at any rarity floor: its
-    topic words the index lacks with their rarity, its Korean predicates, and the weights
+    topic words the index lacks with their rarity, its Korean predicates, those of the words
+    the index holds in another segmentation, and the weights
     that :func:`embeddings.keyword.unseen_share` takes (``eval/fit.py --sweep-unseen``)."""
     question = question.strip()
     scores = retriever.keyword.scores(topic_terms(question))
     rarity = retriever.rarity
     return {"words": [(t, rarity(t) if rarity is not None else 0.0) for t in scores.missing],
             "predicates": sorted(korean_predicates(question)) if scores.missing else [],
+            "held": [t for t in scores.missing if retriever.keyword.spelled_otherwise(t)],
             "documents": len(retriever.keyword), "known_weight": float(scores.terms()[1].sum())}
 
 

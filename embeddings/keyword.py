@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from embeddings.tokenize import KoreanMode, tokenize
+from embeddings.tokenize import HANGUL, HANGUL_WORD, KoreanMode, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,9 @@ class KeywordIndex:
         self._bm25 = bm25  # the bm25s object of a freshly built index (what save writes)
         self._position: dict[str, int] | None = None  # passage id → row, built on first use
         self._best = token_best  # per-token best contribution
+        # The Korean words of the vocabulary sorted, and sorted written backwards (their
+        # starts and ends, for spelled_otherwise); built on first use.
+        self._hangul: tuple[list[str], list[str]] | None = None
         self.korean: KoreanMode = korean
         self.stemming = stemming
 
@@ -174,6 +178,34 @@ class KeywordIndex:
     def vocabulary(self) -> dict[str, int]:
         """Token → column id (what :class:`embeddings.sentence_terms.SentenceTerms` stores)."""
         return self._vocab
+
+    def spelled_otherwise(self, word: str) -> bool:
+        """True when the index holds the Korean ``word``, which it lacks as a word, in
+        another segmentation: as the start or the end of a longer indexed word (대만 in
+        대만해협), or as two indexed words of two syllables or more (대만해협 as 대만 +
+        해협). Only words of Hangul syllables, two or more, are judged.
+
+        kiwipiepy cuts a compound by its context and by what it has seen, so a question
+        and the passage that answers it can segment the same name differently ("대만해협
+        얘기" → 대만, 해협; the column's "대만해협 유사시" → 대만해협). A word held that way is
+        not one the corpus never mentions. Single syllables never count as parts: nearly
+        every syllable is indexed somewhere, as a noun or a name.
+        """
+        if len(word) < 2 or not HANGUL_WORD.fullmatch(word):
+            return False
+        forward, backward = self._hangul_words()
+        for words, key in ((forward, word), (backward, word[::-1])):
+            i = bisect_left(words, key)
+            if i < len(words) and words[i].startswith(key) and words[i] != key:
+                return True
+        return any(word[:cut] in self._vocab and word[cut:] in self._vocab
+                   for cut in range(2, len(word) - 1))
+
+    def _hangul_words(self) -> tuple[list[str], list[str]]:
+        if self._hangul is None:
+            korean = [t for t in self._vocab if HANGUL_WORD.fullmatch(t)]
+            self._hangul = sorted(korean), sorted(t[::-1] for t in korean)
+        return self._hangul
 
     def knows(self, tokens: Iterable[str]) -> bool:
         """True when every token occurs somewhere in the indexed passages."""
@@ -280,14 +312,21 @@ def _columns_only(vocab: dict[str, int], postings: Postings) -> dict[str, int]:
     return {token: i for token, i in vocab.items() if 0 <= i < columns}
 
 
-def rare_unseen(missing: Sequence[str], rarity: Callable[[str], float], floor: float,
-                predicates: Callable[[], Collection[str]] = frozenset) -> list[str]:
+# A rarity floor: one for every word, or (Korean words, other words).
+Floor = float | tuple[float, float]
+
+
+def rare_unseen(missing: Sequence[str], rarity: Callable[[str], float], floor: Floor,
+                predicates: Callable[[], Collection[str]] = frozenset,
+                held: Callable[[str], bool] = lambda word: False) -> list[str]:
     """The ``missing`` words (the index lacks them) at least ``floor`` rare, less the
-    question's ``predicates`` (asked for only when such a word is found)."""
-    rare = [t for t in missing if rarity(t) >= floor]
+    question's ``predicates`` (asked for only when such a word is found) and the words
+    the index ``held`` in another segmentation (:meth:`KeywordIndex.spelled_otherwise`)."""
+    korean, other = floor if isinstance(floor, tuple) else (floor, floor)
+    rare = [t for t in missing if rarity(t) >= (korean if HANGUL.search(t) else other)]
     if rare:
         skip = predicates()
-        rare = [t for t in rare if t not in skip]
+        rare = [t for t in rare if t not in skip and not held(t)]
     return rare
 
 
@@ -459,7 +498,7 @@ class KeywordScores:
         n = float(self._postings.documents)
         return unique, np.log1p((n - df + 0.5) / (df + 0.5))
 
-    def unknown(self, rarity: Callable[[str], float] | None, floor: float,
+    def unknown(self, rarity: Callable[[str], float] | None, floor: Floor,
                 predicates: Callable[[], Collection[str]] = frozenset) -> float:
         """The IDF-weighted share of the question's distinct words that no indexed passage
         holds and that are rare in the language at large (``rarity(word) >= floor``; 0
@@ -472,11 +511,13 @@ class KeywordScores:
         words: its names and its rare terms. Rarity keeps out everyday words ("want", "fix")
         that a small corpus happens not to use; the predicates keep out verb and adjective
         stems, which say what happens, not what about, and which a Korean analyser may
-        segment otherwise in the question than in the passage (바뀌었다 / 바뀐).
+        segment otherwise in the question than in the passage (바뀌었다 / 바뀐). A Korean
+        word the index holds in another segmentation is not unseen
+        (:meth:`KeywordIndex.spelled_otherwise`).
         """
         if rarity is None or not self.missing:
             return 0.0
-        rare = rare_unseen(self.missing, rarity, floor, predicates)
+        rare = rare_unseen(self.missing, rarity, floor, predicates, self.index.spelled_otherwise)
         return unseen_share(len(rare), len(self.index), float(self.terms()[1].sum()))
 
     def share(self, score: float) -> float:

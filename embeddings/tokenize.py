@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 KoreanMode = Literal["morph", "bigram"]
 
 HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+# A word of Hangul syllables only (what kiwipiepy writes for a Korean noun or name).
+HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]+")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 # "U.S." would otherwise become the tokens "u" and "s", and "us" collides with the pronoun.

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings import fusion  # noqa: E402  (after the path set-up above)
 from embeddings.fusion import Candidate  # noqa: E402
-from embeddings.keyword import rare_unseen, unseen_share  # noqa: E402
+from embeddings.keyword import Floor, rare_unseen, unseen_share  # noqa: E402
 from embeddings.question import looks_like_name, topic_terms  # noqa: E402
 from embeddings.retriever import collapse_translations  # noqa: E402
 
@@ -169,7 +169,16 @@ def _criterion(answered: np.ndarray, y: np.ndarray, right: np.ndarray,
     return float(np.mean([np.mean(vs) for vs in means.values() if vs]))
 
 
-def sweep_unseen(sets: dict[str, list[dict[str, Any]]], floors: Sequence[float]) -> None:
+def _floor(text: str) -> Floor:
+    """``26`` (every word) or ``14/26`` (Korean words / other words)."""
+    if "/" in text:
+        korean, other = text.split("/")
+        return float(korean), float(other)
+    return float(text)
+
+
+def sweep_unseen(sets: dict[str, list[dict[str, Any]]], floors: Sequence[Floor],
+                 verbose: bool = False) -> None:
     """For each rarity floor (``fusion.UNSEEN_RARITY``), the unknown-words evidence of every
     question re-scored from its dump row, the model's last two weights refit
     (:func:`refit_last`), and both criteria printed on these sets: answered-from-the-right-
@@ -182,7 +191,8 @@ def sweep_unseen(sets: dict[str, list[dict[str, Any]]], floors: Sequence[float])
                 u = r["unseen"]
                 known = dict(u["words"])  # word -> its rarity, as the retriever computed it
                 rare = rare_unseen(list(known), known.__getitem__, floor,
-                                   partial(frozenset, u["predicates"]))
+                                   partial(frozenset, u["predicates"]),
+                                   frozenset(u.get("held", ())).__contains__)
                 share = unseen_share(len(rare), u["documents"], u["known_weight"])
                 for c in r["candidates"]:
                     c["unknown"] = share
@@ -192,9 +202,13 @@ def sweep_unseen(sets: dict[str, list[dict[str, Any]]], floors: Sequence[float])
         answered = 1.0 / (1.0 + np.exp(-(fusion.RELEVANCE_BIAS + x @ np.array(fusion.RELEVANCE_WEIGHTS)))) \
             >= fusion.RELEVANCE_THRESHOLD
         cells = _cells(groups, _languages(sets), y)
-        print(f"  floor {floor:5.1f}: weights {weights}  right-article criterion "
+        print(f"  floor {floor!s:>12}: weights {weights}  right-article criterion "
               f"{_criterion(answered, y, first_right, cells):.4f}  answered criterion "
               f"{_criterion(answered, y, np.ones_like(first_right), cells):.4f}")
+        if verbose:  # each group's share decided right (on-corpus: answered from the right article)
+            decided = np.where(y == 1, answered & first_right, ~answered)
+            print("      " + "  ".join(f"{g}:{lang}:{'on' if on else 'off'} {np.mean(decided[idx]):.3f}"
+                                       for (g, lang, on), idx in sorted(cells.items())))
     fusion.RELEVANCE_WEIGHTS = committed
 
 
@@ -306,14 +320,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                              " weights of the no-answer model (a feature added to it)")
     parser.add_argument("--sweep-unseen", default="", metavar="FLOORS",
                         help="comma-separated rarity floors: refit the unknown-words weights at"
-                             " each and print the tune criteria (fusion.py is not changed)")
+                             " each and print the tune criteria (fusion.py is not changed);"
+                             " 14/26 is a floor for Korean words / other words")
+    parser.add_argument("--cells", action="store_true",
+                        help="with --sweep-unseen: each group's share decided right too")
     args = parser.parse_args(argv)
     with args.dump.open("rb") as f:
         dumps: dict[str, list[dict[str, Any]]] = pickle.load(f)
     tune = {name: [r for r in rows if r["split"] == "tune"] for name, rows in dumps.items()}
     if args.sweep_unseen:
         print("unknown-words rarity floors, on tune:")
-        sweep_unseen(tune, [float(v) for v in args.sweep_unseen.split(",")])
+        sweep_unseen(tune, [_floor(v) for v in args.sweep_unseen.split(",")], args.cells)
         return 0
     constants: dict[str, Any] = {}
     if not args.relevance_only:

@@ -141,3 +141,29 @@ def test_rare_words_the_corpus_never_saw_are_counted(seed_index: KeywordIndex) -
     assert unknown("독도 냉장고") == 0.0
     assert seed_index.scores(tokenize("독도 페니키아")).unknown(None, 25.0) == 0.0
     assert unknown("") == 0.0
+
+
+def test_a_korean_word_held_in_another_segmentation_is_not_unseen(
+        seed_index: KeywordIndex) -> None:
+    # The seed column writes 대만해협 (kiwipiepy keeps it whole there), while a question's
+    # "대만해협 얘기" is cut into 대만 and 해협: neither is an indexed word, yet the column
+    # mentions both.
+    assert "대만해협" in seed_index.vocabulary
+    question = seed_index.scores(tokenize("이 칼럼에 대만해협 얘기 나와?"))
+    assert {"대만", "해협"} <= set(question.missing)
+    assert seed_index.spelled_otherwise("대만") and seed_index.spelled_otherwise("해협")
+    def rarity(word: str) -> float:
+        return 40.0 if word in {"대만", "해협", "페니키아"} else 10.0
+
+    assert question.unknown(rarity, 25.0) == 0.0
+    # The other way round: a compound of two indexed words of two syllables or more.
+    assert {"정상", "회담"} <= set(seed_index.vocabulary)
+    assert "정상회담" not in seed_index.vocabulary
+    assert seed_index.spelled_otherwise("정상회담")
+    # A name the articles never use is still unseen, and so is a name that only splits into
+    # an indexed word and a single syllable (every syllable is a word somewhere); words
+    # that are not Hangul are not judged.
+    assert not seed_index.spelled_otherwise("페니키아")
+    assert "핵" in seed_index.vocabulary and not seed_index.spelled_otherwise("독도핵")
+    assert not seed_index.spelled_otherwise("phoenicia")
+    assert seed_index.scores(tokenize("독도 페니키아")).unknown(rarity, 25.0) > 0.0
