@@ -183,7 +183,8 @@ class KeywordIndex:
         """True when the index holds the Korean ``word``, which it lacks as a word, in
         another segmentation: as the start or the end of a longer indexed word (대만 in
         대만해협), or as two indexed words of two syllables or more (대만해협 as 대만 +
-        해협). Only words of Hangul syllables, two or more, are judged.
+        해협), or, for a name written with spaces (바이오하자드 엄브렐러 크로니클즈), as
+        its words each held so. Only words of Hangul syllables, two or more, are judged.
 
         kiwipiepy cuts a compound by its context and by what it has seen, so a question
         and the passage that answers it can segment the same name differently ("대만해협
@@ -191,6 +192,9 @@ class KeywordIndex:
         not one the corpus never mentions. Single syllables never count as parts: nearly
         every syllable is indexed somewhere, as a noun or a name.
         """
+        parts = word.split()
+        if len(parts) > 1:  # kiwipiepy writes some names as one morpheme with spaces in it
+            return all(p in self._vocab or self.spelled_otherwise(p) for p in parts)
         if len(word) < 2 or not HANGUL_WORD.fullmatch(word):
             return False
         forward, backward = self._hangul_words()

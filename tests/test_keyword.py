@@ -160,6 +160,9 @@ def test_a_korean_word_held_in_another_segmentation_is_not_unseen(
     assert {"정상", "회담"} <= set(seed_index.vocabulary)
     assert "정상회담" not in seed_index.vocabulary
     assert seed_index.spelled_otherwise("정상회담")
+    # kiwipiepy writes some names as one morpheme with spaces; each word is judged.
+    assert seed_index.spelled_otherwise("정상 회담") and seed_index.spelled_otherwise("대만 정상회담")
+    assert not seed_index.spelled_otherwise("정상 페니키아")
     # A name the articles never use is still unseen, and so is a name that only splits into
     # an indexed word and a single syllable (every syllable is a word somewhere); words
     # that are not Hangul are not judged.
