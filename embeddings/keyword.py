@@ -205,6 +205,11 @@ class KeywordIndex:
         return any(word[:cut] in self._vocab and word[cut:] in self._vocab
                    for cut in range(2, len(word) - 1))
 
+    def warm(self) -> None:
+        """Sort the Korean vocabulary now (what :meth:`spelled_otherwise` reads), so that
+        no first question waits for it."""
+        self._hangul_words()
+
     def _hangul_words(self) -> tuple[list[str], list[str]]:
         if self._hangul is None:
             korean = [t for t in self._vocab if HANGUL_WORD.fullmatch(t)]
