@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from bisect import bisect_left
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,8 +199,9 @@ class KeywordIndex:
             return False
         forward, backward = self._hangul_words()
         for words, key in ((forward, word), (backward, word[::-1])):
-            i = bisect_left(words, key)
-            if i < len(words) and words[i].startswith(key) and words[i] != key:
+            # The first word after ``key`` in order: a longer word starting with it, if any.
+            i = bisect_right(words, key)
+            if i < len(words) and words[i].startswith(key):
                 return True
         return any(word[:cut] in self._vocab and word[cut:] in self._vocab
                    for cut in range(2, len(word) - 1))
