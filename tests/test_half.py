@@ -31,3 +31,19 @@ def test_rows_dot_over_several_chunks_matches_the_plain_product() -> None:
     assert got.dtype == np.float32 and got.shape == (len(rows),)
     np.testing.assert_allclose(got, half[rows].astype(np.float32) @ vector, rtol=0, atol=1e-6)
     assert rows_dot(half, rows[:0], vector).shape == (0,)
+
+
+def test_rows_dot_rounds_as_the_product_of_the_converted_rows() -> None:
+    # The rescale moved onto the vector is exact: the same floats as converting first,
+    # bit for bit, for unit vectors as stored (and for rows holding float16 subnormals).
+    rng = np.random.default_rng(5)
+    rows32 = rng.standard_normal((300, 384)).astype(np.float32)
+    rows32 /= np.linalg.norm(rows32, axis=1, keepdims=True)
+    half = rows32.astype(np.float16)
+    half[:5, :7] = np.float16(3e-6)  # float16 subnormals
+    vector = rng.standard_normal(384).astype(np.float32)
+    vector /= np.linalg.norm(vector)
+    rows = np.arange(len(half))
+    expected = np.concatenate([to_float32(half[a:a + CHUNK]) @ vector
+                               for a in range(0, len(half), CHUNK)])
+    assert np.array_equal(rows_dot(half, rows, vector).view(np.uint32), expected.view(np.uint32))
