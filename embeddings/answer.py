@@ -25,8 +25,9 @@ ELLIPSIS = "…"
 # How sentences are chosen for a trimmed quote ("topk": the sentences with the most
 # evidence, wherever they are; "window": the best contiguous run around the best one) and
 # the weight of the question's topic terms beside the cosine. answer_quoted on the KorQuAD
-# tune half (the span is in what the answer shows): topk 0.915 / 0.925 / 0.925 with term
-# weight 0 / 0.1 / 0.3, window 0.887 / 0.907 / 0.907 (eval/trim_sweep.py).
+# tune half (the span is in what the answer shows): topk 0.903 / 0.912 / 0.913 / 0.913 with
+# term weight 0 / 0.1 / 0.2 / 0.3, window 0.874 / 0.897 / 0.898 / 0.898; beyond 0.1 the
+# weight changes one or two questions of 890 either way (eval/trim_sweep.py).
 TRIM_MODE = "topk"
 TERM_WEIGHT = 0.1
 
