@@ -401,11 +401,20 @@ class Retriever:
         query = query.strip()
         if self.companion is None:
             return self._encode_e5(query)
-        beside = _BESIDE.submit(self._companion_query, without_scaffolding(query))
+        beside = _BESIDE.submit(self.companion_vector, query)
         try:
             return self._encode_e5(query)
         finally:
             beside.result()
+
+    def companion_vector(self, query: str) -> np.ndarray | None:
+        """The question's companion vector, None without companion vectors. The companion
+        averages every word alike, so it sees the question without the words that only say
+        how it is asked (e5 was trained on natural questions: it sees all). Cached: the
+        search reads the one :meth:`encode_query` computed beside e5's."""
+        if self.companion is None:
+            return None
+        return self._companion_query(without_scaffolding(query.strip()))
 
     def _encode_e5(self, query: str) -> np.ndarray:
         return np.asarray(self.encoder.encode_queries([query]), dtype=np.float32)[0]
@@ -434,10 +443,7 @@ class Retriever:
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
         topic = topic_terms(query)
-        # The companion averages every word alike: it sees the question without the words
-        # that only say how it is asked (e5 was trained on natural questions: it sees all).
-        cv = (self._companion_query(without_scaffolding(query))
-              if self.companion is not None else None)
+        cv = self.companion_vector(query)
         with self._blas.limit(limits=1):
             columns, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv,
                                                query)

@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT))
 
 from embeddings import answer  # noqa: E402
 from embeddings.evaluate import _shown_text, load_queries, normalise  # noqa: E402
-from embeddings.question import without_scaffolding  # noqa: E402
 from embeddings.refresh import refresh  # noqa: E402
 from embeddings.retriever import Retriever  # noqa: E402
 from settings.config import load_settings  # noqa: E402  (after the path set-up above)
@@ -89,8 +88,8 @@ def main() -> int:
             qv = retriever.encode_query(q.query)
             hits = retriever.search(q.query, query_vector=qv)[:cfg.passages]
             companion: dict[str, np.ndarray] = {}
-            if retriever.companion is not None:
-                cq = retriever.companion.encode_query(without_scaffolding(q.query.strip()))
+            cq = retriever.companion_vector(q.query)  # cached by encode_query above
+            if retriever.companion is not None and cq is not None:
                 for hit in hits:
                     number = retriever._number_of(hit.paragraph.id)
                     stored = None if number is None else retriever.companion.sentences.of(number)
