@@ -3,21 +3,22 @@
 Sentence and companion vectors are stored as float16 (half the size, memory-mapped), and a
 search gathers a few thousand rows of them. numpy's float16 → float32 cast does not use the
 CPU's conversion instructions: on the 2-core build machine it took 1.2 ms for 1,500 rows of
-384 (more than the product that follows), while the bit arithmetic below takes 0.3 ms and
-gives the same floats, bit for bit.
+384 (more than the product that follows), while the bit arithmetic below gives the same
+floats, bit for bit, in a fraction of it: ``rows_dot`` over those rows (gather, conversion
+and product) takes ~0.55 ms.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_MAGNITUDE = np.uint32(0x7FFF)
-_SIGN = np.uint32(0x8000)
-# A float16's exponent and mantissa bits moved to a float32's mantissa end are the float16's
-# value times 2**-112 (both formats' exponents are biased: 15 and 127); one multiplication by
-# 2**112 restores it, subnormals and zero included.
-_TO_FLOAT32 = np.uint32(13)
-_SIGN_TO_FLOAT32 = np.uint32(16)
+# A float16's bits sign-extended to 32 and shifted left by 13 put its exponent and mantissa
+# at a float32's mantissa end, whose value is then the float16's times 2**-112 (the formats'
+# exponents are biased by 15 and 127); the sign lands on the float32's sign bit, and the
+# three copies of it the extension shifted into the exponent's top bits are cleared. One
+# multiplication by 2**112 restores the value, subnormals and zero included.
+_TO_FLOAT32 = np.int32(13)
+_SPILLED_SIGN = np.int32(-0x70000001)  # 0x8FFFFFFF: the sign and the 28 low bits
 _REBIAS = np.float32(2.0**112)
 # Rows converted at a time. Converting a whole gather at once allocates a few MB of
 # temporaries per question, and the kernel hands back freed large blocks: measured, 1,365
@@ -28,14 +29,15 @@ CHUNK = 128
 
 
 def _unbiased(half: np.ndarray) -> np.ndarray:
-    """``half`` (float16) as float32 times 2**-112: the bits moved, not yet rescaled."""
-    bits = np.ascontiguousarray(half).view(np.uint16).astype(np.uint32)
-    out = bits & _MAGNITUDE
-    out <<= _TO_FLOAT32
-    bits &= _SIGN
-    bits <<= _SIGN_TO_FLOAT32
-    out |= bits
-    return out.view(np.float32)
+    """``half`` (float16) as float32 times 2**-112: the bits moved, not yet rescaled.
+
+    Three array passes (extend, shift, mask). Masking magnitude and sign apart and joining
+    them took six: ``rows_dot`` over 1,500 rows of 384 took 1.07 ms that way against 0.55 ms
+    (same run), and a search at 100k paragraphs spends 2.55 instead of 3.1–3.5 ms in it."""
+    bits = np.ascontiguousarray(half).view(np.int16).astype(np.int32)
+    bits <<= _TO_FLOAT32
+    bits &= _SPILLED_SIGN
+    return bits.view(np.float32)
 
 
 def to_float32(half: np.ndarray) -> np.ndarray:
