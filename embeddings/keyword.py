@@ -33,6 +33,16 @@ _BM25_DIR = "bm25"
 _DATA, _INDICES, _INDPTR = "data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"
 _VOCAB, _PARAMS = "vocab.index.json", "params.index.json"
 _NONOCCURRENCE = "nonoccurrence_array.index.npy"
+# BM25's term-frequency saturation: k1 0.5 instead of bm25s's 1.5 (length normalisation b
+# stays at the usual 0.75). A question names the words of the one sentence it asks about;
+# a paragraph repeating its article's topic words is no likelier to answer it, so a word's
+# second occurrence should add little. Fit on the tune halves (docs/retrieval.md): BM25
+# alone on KorQuAD 0.899 at 1.5, 0.909 at 0.9, 0.917 at 0.5; the mean of Dari as quoted over
+# every set 0.9000 at 1.5 / 0.75, 0.9010 at 0.9 / 0.75, 0.9022 at 0.5 / 0.75 (0.9027 at
+# Anserini's 0.9 / 0.4, whose low b ranked a written Korean question's answer below RRF's).
+# Baked into each generation's scores: a generation scored with others is rebuilt by the
+# next refresh (``parameters_of``).
+K1, B = 0.5, 0.75
 # Per-token best contribution (written with the index so a load need not scan the matrix).
 _TOKEN_BEST = "token_best.npy"
 # A MaxScore bound is compared with float32 sums: leave room for their rounding.
@@ -144,7 +154,7 @@ class KeywordIndex:
             ]
         elif len(tokens) != len(texts):
             raise ValueError(f"{len(tokens)} token lists for {len(texts)} texts")
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(k1=K1, b=B)
         bm25.index(list(tokens), show_progress=show_progress)
         log.debug("keyword index: %d passages, %d terms", len(ids), len(bm25.vocab_dict))
         return cls.from_bm25(ids, bm25, korean, stemming)
@@ -320,6 +330,16 @@ def _columns_only(vocab: dict[str, int], postings: Postings) -> dict[str, int]:
     """``vocab`` without the tokens that have no column (bm25s adds "" to every vocabulary)."""
     columns = len(postings.indptr) - 1
     return {token: i for token, i in vocab.items() if 0 <= i < columns}
+
+
+def parameters_of(directory: Path) -> tuple[float, float] | None:
+    """The (k1, b) that the keyword index saved in ``directory`` was scored with; None
+    when it holds no score matrix (an empty index) or is not readable."""
+    try:
+        params = json.loads((Path(directory) / _BM25_DIR / _PARAMS).read_text(encoding="utf-8"))
+        return float(params["k1"]), float(params["b"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 # A rarity floor: one for every word, or (Korean words, other words).

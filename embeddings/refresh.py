@@ -40,7 +40,7 @@ from embeddings.companion import (
 )
 from embeddings.encoder import Encoder
 from embeddings.index import DenseIndex
-from embeddings.keyword import KeywordIndex
+from embeddings.keyword import K1, B, KeywordIndex, parameters_of
 from embeddings.lock import RefreshLock
 from embeddings.manifest import (
     CURRENT,
@@ -267,6 +267,7 @@ def _up_to_date(run: _Run, previous: str | None, digest: str) -> bool:
             and (run.root / previous / COMPANION_SENTENCES).is_file()
             and live.extra.get("companion") == run.companion.fingerprint
             and (run.root / previous / KEYWORD_DIR / PARAGRAPH_UNITS).is_file()  # …sentence terms
+            and parameters_of(run.root / previous / KEYWORD_DIR) in (None, (K1, B))  # …BM25's
             and live.kind == DenseIndex.kind_for(live.count, run.settings.index)):
         run.report.kind, run.report.passages = live.kind, live.count
         return True

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from embeddings.keyword import KeywordIndex
+from embeddings.keyword import K1, B, KeywordIndex, parameters_of
 from embeddings.tokenize import stem, tokenize
 from tests.quality_support import seed_paragraphs
 
@@ -68,11 +68,31 @@ def test_save_load_round_trip(seed_index: KeywordIndex, tmp_path: Path) -> None:
         KeywordIndex.load(tmp_path / "nothing")
 
 
+def test_an_index_is_scored_with_passage_retrieval_parameters(tmp_path: Path) -> None:
+    # Built, saved and loaded: bm25s's scores at K1 / B (not its defaults), bit for bit, and
+    # the parameters readable from the saved index (what a refresh compares).
+    import bm25s
+
+    texts = ["The tariff talks stalled.",
+             "Tariff, tariff and tariff again: the tariff column repeats the tariff word in a "
+             "long paragraph about trade, ports, ships, the summit, the dollar and the won."]
+    built = KeywordIndex.build(["short", "long"], texts)
+    built.save(tmp_path / "kw")
+    assert parameters_of(tmp_path / "kw") == (K1, B) == (0.5, 0.75)
+    reference = bm25s.BM25(k1=K1, b=B)
+    reference.index([tokenize(t) for t in texts], show_progress=False)
+    expected = reference.get_scores(tokenize("tariff"))
+    got = KeywordIndex.load(tmp_path / "kw").scores_for("tariff", ["short", "long"])
+    assert [got["short"], got["long"]] == [float(x) for x in expected]
+    assert parameters_of(tmp_path / "nothing") is None
+
+
 def test_empty_and_invalid_builds(tmp_path: Path) -> None:
     empty = KeywordIndex.build([], [])
     assert empty.search("Dokdo", 3) == []
     empty.save(tmp_path / "e")
     assert len(KeywordIndex.load(tmp_path / "e")) == 0
+    assert parameters_of(tmp_path / "e") is None  # no score matrix: nothing to rebuild
     with pytest.raises(ValueError):
         KeywordIndex.build(["a", "a"], ["x", "y"])
 
@@ -87,7 +107,7 @@ def test_sparse_scoring_matches_bm25s_over_the_whole_corpus(tmp_path: Path) -> N
     vocab = [f"w{i}" for i in range(400)]
     docs = [[vocab[w] for w in (rng.zipf(1.3, 12) - 1) % len(vocab)] for _ in range(3000)]
     ids = [f"p{i}" for i in range(len(docs))]
-    reference = bm25s.BM25()
+    reference = bm25s.BM25(k1=K1, b=B)
     reference.index(docs, show_progress=False)
     built = KeywordIndex.from_bm25(ids, reference)
     built.save(tmp_path / "kw")

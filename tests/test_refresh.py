@@ -21,8 +21,9 @@ import pytest
 from bot.refresher import refresh_command
 from corpus.store import Store
 from embeddings.companion import COMPANION, COMPANION_SENTENCES
+from embeddings.keyword import K1, B, parameters_of
 from embeddings.lock import RefreshBusy, RefreshLock
-from embeddings.manifest import IndexMismatch, Manifest, index_root, read_current
+from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, index_root, read_current
 from embeddings.refresh import CHECKPOINTS, refresh
 from embeddings.retriever import Retriever
 from tests.conftest import REPO
@@ -155,6 +156,26 @@ def test_companion_vectors_of_another_release_are_set_aside_then_rebuilt(
     rebuilt = refresh(settings, encoder=index_encoder, show_progress=False)
     assert not rebuilt.up_to_date and rebuilt.encoded == 0
     assert Retriever.load(settings, index_encoder).companion is not None
+
+
+def test_keyword_scores_of_other_bm25_parameters_are_rebuilt(
+        tmp_path: Path, shared_model_dir: Path, index_encoder: Any, warm_cache: Path) -> None:
+    settings = settings_for(tmp_path, shared_model_dir, make_corpus(tmp_path / "articles", extra=False),
+                            warm_cache=warm_cache)
+    report = refresh(settings, encoder=index_encoder, show_progress=False)
+    keyword_dir = index_root(settings.data_dir) / report.generation / KEYWORD_DIR
+    assert parameters_of(keyword_dir) == (K1, B)
+    # A generation scored by an older release (bm25s's defaults) still answers …
+    params = keyword_dir / "bm25" / "params.index.json"
+    params.write_text(json.dumps({**json.loads(params.read_text(encoding="utf-8")),
+                                  "k1": 1.5, "b": 0.75}), encoding="utf-8")
+    assert Retriever.load(settings, index_encoder).search("Dokdo", k=1)
+    # … and the next refresh rescores it (nothing re-encoded: only BM25 changed).
+    rebuilt = refresh(settings, encoder=index_encoder, show_progress=False)
+    assert not rebuilt.up_to_date and rebuilt.encoded == 0
+    fresh = index_root(settings.data_dir) / rebuilt.generation / KEYWORD_DIR
+    assert parameters_of(fresh) == (K1, B)
+    assert refresh(settings, encoder=index_encoder, show_progress=False).up_to_date
 
 
 def test_second_refresh_is_refused_while_one_runs(tmp_path: Path, shared_model_dir: Path,
