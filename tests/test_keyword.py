@@ -68,7 +68,7 @@ def test_save_load_round_trip(seed_index: KeywordIndex, tmp_path: Path) -> None:
         KeywordIndex.load(tmp_path / "nothing")
 
 
-def test_an_index_is_scored_with_passage_retrieval_parameters(tmp_path: Path) -> None:
+def test_an_index_is_scored_with_the_shipped_bm25_parameters(tmp_path: Path) -> None:
     # Built, saved and loaded: bm25s's scores at K1 / B (not its defaults), bit for bit, and
     # the parameters readable from the saved index (what a refresh compares).
     import bm25s
