@@ -52,9 +52,11 @@ _MINOR_LANGUAGE = 0.1
 # each language (measured: 1.5 left a language short at 100k, and its own masked search cost
 # more than the breadth saved). A result still short is widened.
 ROWS_PER_PARAGRAPH = 3
-# The companion encodes a question in a thread of its own while e5 encodes it (both release
-# the GIL in their products): measured, the two in turn 9.4 ms, at once 7.7 ms, e5 alone 7.4.
-_BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dari-companion")
+# What a question needs beyond its e5 vector (the companion's vector, its keyword side) is
+# computed in a thread of its own while e5 encodes it (ONNX Runtime and the companion's
+# products release the GIL): measured, the companion and e5 in turn 9.4 ms, at once 7.7 ms,
+# e5 alone 7.4.
+_BESIDE = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dari-beside")
 
 
 def collapse_translations(numbers: Sequence[int],
@@ -108,6 +110,10 @@ class Retriever:
         # A question's companion vector (of its words without scaffolding): encoded beside
         # e5's by encode_query, read by the search that follows.
         self._companion_query = lru_cache(maxsize=256)(self._encode_companion)
+        # A question's keyword side (topic terms, their BM25, the best-scored paragraphs),
+        # which needs no vector: likewise computed beside the encoding. Each entry holds the
+        # question's postings, so only the last few questions are kept.
+        self._keyword_side = lru_cache(maxsize=32)(self._keyword_of)
         self.manifest = manifest
         self.dense = dense
         self.keyword = keyword
@@ -311,16 +317,23 @@ class Retriever:
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
         return segment_max(cos, ends - starts)
 
-    def candidates(self, topic: Sequence[str], query_vector: np.ndarray, n: int,
-                   language: str | None = None, companion_vector: np.ndarray | None = None,
-                   question: str = "") -> tuple[Columns, dict[int, list[int]]]:
-        """Every candidate with exact evidence on both sides (for the question's ``topic``
-        terms and vector, and its companion vector when the generation stores companion
-        vectors) and the alignment of the candidates (paragraph number → its translations).
-        ``question``, the text, tells its predicates from its topic words (unknown words)."""
+    def _keyword_of(self, query: str, n: int, language: str | None
+                    ) -> tuple[tuple[str, ...], KeywordScores, dict[int, float]]:
+        """The question's topic terms, their BM25 and the keyword side's candidates (read
+        only: the result is cached and shared)."""
+        topic = tuple(topic_terms(query))
         scores = self.keyword.scores(topic)
+        return topic, scores, self._keyword_list(scores, n, language)
+
+    def candidates(self, scores: KeywordScores, keyword_top: Mapping[int, float],
+                   query_vector: np.ndarray, n: int, companion_vector: np.ndarray | None = None,
+                   question: str = "") -> tuple[Columns, dict[int, list[int]]]:
+        """Every candidate with exact evidence on both sides (for the question's keyword
+        ``scores`` and the candidates they rank, ``keyword_top``; its vector; its companion
+        vector when the generation stores companion vectors) and the alignment of the
+        candidates (paragraph number → its translations). ``question``, the text, tells its
+        predicates from its topic words (unknown words)."""
         dense_top, baselines = self._dense_list(query_vector, n)
-        keyword_top = self._keyword_list(scores, n, language)
         numbers = list(dict.fromkeys([*dense_top, *keyword_top]))
         aligned = self.snapshot.aligned_numbers(numbers)
         partners = sorted({m for x in numbers for m in aligned.get(x, ())})
@@ -396,16 +409,26 @@ class Retriever:
     def encode_query(self, query: str) -> np.ndarray:
         """The query's vector (reuse it for :meth:`search` and answer building).
 
-        The companion encodes the question at the same time, in a second thread; its vector
-        is kept for the :meth:`search` of the same question."""
+        What the search needs besides this vector (the companion's vector, the keyword
+        side) is computed at the same time in a second thread, and kept for the
+        :meth:`search` of the same question."""
         query = query.strip()
-        if self.companion is None:
-            return self._encode_e5(query)
-        beside = _BESIDE.submit(self.companion_vector, query)
+        beside = _BESIDE.submit(self._prepare, query)
         try:
             return self._encode_e5(query)
         finally:
             beside.result()
+
+    def _prepare(self, query: str) -> None:
+        """What :meth:`search` will read of ``query`` besides its e5 vector, into the caches
+        (at the default depth, in every language: the ask path's search)."""
+        self.companion_vector(query)
+        self._keyword_side(query, self._depth(None), None)
+
+    def _depth(self, k: int | None) -> int:
+        """Candidates taken from each side for a search of ``k`` hits."""
+        cfg = self.settings.retrieval
+        return max(cfg.candidates, k or cfg.top_k)
 
     def companion_vector(self, query: str) -> np.ndarray | None:
         """The question's companion vector, None without companion vectors. The companion
@@ -442,11 +465,11 @@ class Retriever:
         cfg = self.settings.retrieval
         k = k or cfg.top_k
         qv = query_vector if query_vector is not None else self.encode_query(query)
-        topic = topic_terms(query)
+        depth = self._depth(k)
+        topic, scores, keyword_top = self._keyword_side(query, depth, language)
         cv = self.companion_vector(query)
         with self._blas.limit(limits=1):
-            columns, aligned = self.candidates(topic, qv, max(cfg.candidates, k), language, cv,
-                                               query)
+            columns, aligned = self.candidates(scores, keyword_top, qv, depth, cv, query)
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
         names = set(topic)

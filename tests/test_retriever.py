@@ -195,3 +195,25 @@ def test_every_candidate_carries_the_companion_cosine(retriever: Retriever) -> N
             assert c.counterpart_companion == pytest.approx(
                 max(by_id[m].companion or -1.0 for m in partners))
     assert trace.evidence is not None and trace.evidence.companion > trace.evidence.companion_gap
+
+
+def test_the_keyword_side_is_computed_beside_the_encoding(retriever: Retriever) -> None:
+    # encode_query scores the question's keywords while e5 encodes it; the search that
+    # follows reads them instead of scoring again, and finds what a search scoring them
+    # itself finds.
+    question = "What did Biden emphasise at the NATO summit?"
+    cache = retriever._keyword_side
+    cache.cache_clear()
+    vector = retriever.encode_query(question)
+    assert cache.cache_info().misses == 1 and cache.cache_info().currsize == 1
+    beside = SearchTrace()
+    hits = retriever.search(question, k=3, query_vector=vector, trace=beside)
+    assert cache.cache_info().hits == 1 and cache.cache_info().misses == 1
+    cache.cache_clear()
+    inside = SearchTrace()
+    assert retriever.search(question, k=3, query_vector=vector, trace=inside) == hits
+    assert cache.cache_info().misses == 1
+    assert beside.candidates == inside.candidates and beside.probability == inside.probability
+    # A search in one language ranks the keyword side's candidates for it: its own entry.
+    retriever.search(question, k=3, language="ko", query_vector=vector)
+    assert cache.cache_info().misses == 2
