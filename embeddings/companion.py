@@ -13,7 +13,7 @@ One vector per paragraph (the model pools every token, no window) and one per st
 (the sentences of ``embeddings.sentences``, with their offsets: pooling a long paragraph
 dilutes the one sentence a question is about, as it does for e5), stored in the generation as
 float16 and memory-mapped, cached by text digest and fingerprint like e5's passages. A
-question costs one companion encoding (2–5 ms on two cores by machine, measured alone: a CNN,
+question costs one companion encoding (about 2–5 ms on two cores by machine, measured alone: a CNN,
 not a transformer; it runs beside e5's encoding), of the question without its scaffolding
 (``embeddings.question.without_scaffolding``).
 """
