@@ -25,6 +25,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from corpus.models import Paragraph
+from corpus.text import match_key
 from embeddings import fusion
 from embeddings.companion import CompanionEncoder, CompanionVectors
 from embeddings.fusion import Candidate, Columns, Evidence
@@ -510,6 +511,8 @@ class Retriever:
           topic). Requiring it of the first too refused questions the rule had accepted, and
           quoted a lower-ranked passage instead of the best one (measured: docs/retrieval.md);
         - at most ``max_per_article`` hits per article;
+        - a paragraph whose text is already quoted (the same paragraph in another article: a
+          repeated passage, a column run twice) is not quoted again;
         - with ``prefer`` (the asker's language, when no language was asked for), a hit is
           shown from its side in that language, its translation under it.
         """
@@ -519,6 +522,7 @@ class Retriever:
         score_of = dict(scored)
         chosen: list[tuple[int, float]] = []
         counts: dict[str, int] = {}
+        quoted: set[str] = set()
         candidates = collapse_translations([x for x, _ in scored], aligned)
         paragraphs = self.snapshot.paragraphs(candidates[: max(4 * k, 20)])
         for number in candidates[: max(4 * k, 20)]:
@@ -531,6 +535,10 @@ class Retriever:
                 continue
             if counts.get(para.article_id, 0) >= cap:
                 continue  # one article must not fill every slot with near-duplicates
+            key = match_key(para.text)
+            if key in quoted:
+                continue
+            quoted.add(key)
             counts[para.article_id] = counts.get(para.article_id, 0) + 1
             chosen.append((self._asker_side(number, aligned, prefer), score_of[number]))
             if len(chosen) >= k:

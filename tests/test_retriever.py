@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from embeddings import fusion
 from embeddings.manifest import NoIndex
+from embeddings.refresh import refresh
 from embeddings.retriever import Retriever, SearchTrace
 from settings.config import Settings
-from tests.index_support import index_encoder, indexed, warm_cache  # noqa: F401 - fixtures
+from tests.index_support import index_encoder, indexed, settings_for, warm_cache  # noqa: F401 - fixtures
 
 SEED = "how-far-can-south-korea-us-japan-military-cooperation-go"
 JEJU = "jeju-tangerines"
@@ -217,3 +219,34 @@ def test_the_keyword_side_is_computed_beside_the_encoding(retriever: Retriever) 
     # A search in one language ranks the keyword side's candidates for it: its own entry.
     retriever.search(question, k=3, language="ko", query_vector=vector)
     assert cache.cache_info().misses == 2
+
+
+REPEATED = "The overnight ferry between Mokpo and Jeju resumed service this week after a two-year pause."
+
+
+def _ferry_article(slug: str, title: str, others: tuple[str, str]) -> str:
+    return (f'+++\nid = "{slug}"\ntitle = "{title}"\noutlet = "Test Daily"\n'
+            f"published = 2023-03-02\n+++\n\n{REPEATED}\n\n{others[0]}\n\n{others[1]}\n")
+
+
+def test_a_paragraph_repeated_in_another_article_is_quoted_once(
+        tmp_path: Path, shared_model_dir: Path, index_encoder: Any) -> None:  # noqa: F811 - fixtures
+    # Two articles share one paragraph (too little for the corpus to merge them): both
+    # copies rank alike, and the answer shows the text once, not twice from two sources.
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(_ferry_article("ferry-a", "Night Ferries Return to Mokpo", (
+        "Passengers said the cabins were crowded but cheaper than flying.",
+        "The operator plans a second ship for the summer season.")), encoding="utf-8")
+    (corpus / "b.md").write_text(_ferry_article("ferry-b", "Island Transport in Brief", (
+        "A new bridge to Sinan county opened to cars in the spring.",
+        "Bus fares on Jeju rose for the first time in eight years.")), encoding="utf-8")
+    settings = settings_for(tmp_path, shared_model_dir, corpus)
+    wide = dataclasses.replace(settings, retrieval=dataclasses.replace(
+        settings.retrieval, min_score=1e-30))
+    assert refresh(wide, encoder=index_encoder, show_progress=False).articles == 2
+    hits = Retriever.load(wide, index_encoder).search(
+        "When did the overnight ferry between Mokpo and Jeju resume?", k=4)
+    texts = [h.paragraph.text for h in hits]
+    assert texts.count(REPEATED) == 1 and texts[0] == REPEATED
+    assert len(hits) > 1  # the other paragraphs are still quoted: only the repeat is dropped
