@@ -128,6 +128,18 @@ def read_news(data: Path) -> list[tuple[str, str]]:
     return [(clean(e), clean(k)) for e, k in zip(en, ko)]
 
 
+def same_text(paragraphs: Sequence[QaParagraph]) -> dict[str, list[str]]:
+    """Each paragraph's article id → every article id holding the same context text.
+
+    KorQuAD repeats a paragraph under one title now and then (two entries of one text, each
+    with its own questions); a question about it is answered by either copy, which rank
+    exactly alike, so counting one of them wrong scored a tie by paragraph number."""
+    holders: dict[str, list[str]] = {}
+    for p in paragraphs:
+        holders.setdefault(p.context, []).append(p.article_id)
+    return {p.article_id: holders[p.context] for p in paragraphs}
+
+
 def qa_article(p: QaParagraph) -> Article:
     return Article(p.article_id, f"{p.title} ({p.index})", [p.context], "Korean Wikipedia")
 
@@ -137,9 +149,11 @@ def qa_article(p: QaParagraph) -> Article:
 def korquad_set(paragraphs: Sequence[QaParagraph]) -> EvalSet:
     """Korean QA: every paragraph an article; every question with its answers."""
     s = EvalSet("korquad", [qa_article(p) for p in paragraphs])
+    copies = same_text(paragraphs)
     for p in paragraphs:
         for question, answers in p.questions:
-            s.queries.append({"query": question, "relevant": [p.article_id], "answers": list(answers),
+            s.queries.append({"query": question, "relevant": copies[p.article_id],
+                              "answers": list(answers),
                               "kind": "ko-qa", "split": split_of(p.title)})
     return s
 
@@ -176,16 +190,22 @@ def mixed_set(paragraphs: Sequence[QaParagraph], pairs: Sequence[tuple[str, str]
     titles = sorted({p.title for p in paragraphs}, key=slug)
     held = set(titles[: round(len(titles) * HELD_OUT_TITLES)])
     per_title: dict[str, int] = {}
+    indexed = {p.article_id for p in paragraphs if p.title not in held}
+    # A repeated text is answered by whichever copy is indexed; a question on a left-out
+    # title whose text is indexed under another is not off-corpus, and is not asked.
+    copies = {aid: [c for c in cs if c in indexed] for aid, cs in same_text(paragraphs).items()}
     for p in paragraphs:
         if p.title not in held:
             s.articles.append(qa_article(p))
         for question, answers in p.questions:
+            if p.title in held and copies[p.article_id]:
+                continue
             if p.title in held:
                 s.queries.append({"query": question, "relevant": [], "kind": "ko-off",
                                   "split": split_of(p.title)})
             elif per_title.get(p.title, 0) < MIXED_QA_PER_TITLE:
                 per_title[p.title] = per_title.get(p.title, 0) + 1
-                s.queries.append({"query": question, "relevant": [p.article_id],
+                s.queries.append({"query": question, "relevant": copies[p.article_id],
                                   "answers": list(answers), "kind": "ko-qa",
                                   "split": split_of(p.title)})
     for b in range(0, len(pairs), NEWS_BLOCK):

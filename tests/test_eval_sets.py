@@ -82,3 +82,25 @@ def test_mixed_set_has_off_corpus_questions_in_both_languages(tmp_path: Path) ->
     # A left-out KorQuAD title is not in the index: none of its paragraphs are articles.
     files = {p.name for p in (mixed / "corpus").iterdir()}
     assert any(f.startswith("inc0-") for f in files)  # the seed article is indexed too
+
+
+def test_a_repeated_paragraph_counts_every_copy_as_relevant(tmp_path: Path) -> None:
+    """KorQuAD holds a paragraph twice now and then (two entries, one text): either copy
+    answers its questions, as they rank exactly alike."""
+    data = _data(tmp_path)
+    path = data / "korquad-v1.0-dev-titles-100-139.json"
+    korquad = json.loads(path.read_text(encoding="utf-8"))
+    first = korquad["data"][5]["paragraphs"]
+    first[1]["context"] = first[0]["context"]
+    path.write_text(json.dumps(korquad, ensure_ascii=False), encoding="utf-8")
+    built = {d.name: d for d in _builder().build(data, tmp_path / "s")}
+    title = korquad["data"][5]["title"]
+    for name in ("korquad", "mixed"):
+        queries = load_queries(built[name] / "queries.jsonl")
+        about = [q for q in queries if q.query.startswith(f"{title}의 ")]
+        for q in about:
+            assert q.off_topic or len(q.relevant) == 2, (name, q)
+    korquad_about = [q for q in load_queries(built["korquad"] / "queries.jsonl")
+                     if q.query.startswith(f"{title}의 ")]
+    assert len(korquad_about) == 4
+    assert all(q.relevant == korquad_about[0].relevant for q in korquad_about)
