@@ -191,18 +191,18 @@ def mixed_set(paragraphs: Sequence[QaParagraph], pairs: Sequence[tuple[str, str]
     held = set(titles[: round(len(titles) * HELD_OUT_TITLES)])
     per_title: dict[str, int] = {}
     indexed = {p.article_id for p in paragraphs if p.title not in held}
-    # A repeated text is answered by whichever copy is indexed; a question on a left-out
-    # title whose text is indexed under another is not off-corpus, and is not asked.
+    # A repeated text is answered by whichever copy is indexed.
     copies = {aid: [c for c in cs if c in indexed] for aid, cs in same_text(paragraphs).items()}
     for p in paragraphs:
         if p.title not in held:
             s.articles.append(qa_article(p))
         for question, answers in p.questions:
-            if p.title in held and copies[p.article_id]:
-                continue
             if p.title in held:
-                s.queries.append({"query": question, "relevant": [], "kind": "ko-off",
-                                  "split": split_of(p.title)})
+                # A left-out title's question whose text is indexed under another title is
+                # not off-corpus: it is not asked.
+                if not copies[p.article_id]:
+                    s.queries.append({"query": question, "relevant": [], "kind": "ko-off",
+                                      "split": split_of(p.title)})
             elif per_title.get(p.title, 0) < MIXED_QA_PER_TITLE:
                 per_title[p.title] = per_title.get(p.title, 0) + 1
                 s.queries.append({"query": question, "relevant": copies[p.article_id],

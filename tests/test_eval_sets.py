@@ -95,12 +95,10 @@ def test_a_repeated_paragraph_counts_every_copy_as_relevant(tmp_path: Path) -> N
     path.write_text(json.dumps(korquad, ensure_ascii=False), encoding="utf-8")
     built = {d.name: d for d in _builder().build(data, tmp_path / "s")}
     title = korquad["data"][5]["title"]
-    for name in ("korquad", "mixed"):
-        queries = load_queries(built[name] / "queries.jsonl")
-        about = [q for q in queries if q.query.startswith(f"{title}의 ")]
-        for q in about:
+    about = {name: [q for q in load_queries(built[name] / "queries.jsonl")
+                    if q.query.startswith(f"{title}의 ")] for name in ("korquad", "mixed")}
+    for name, queries in about.items():
+        for q in queries:
             assert q.off_topic or len(q.relevant) == 2, (name, q)
-    korquad_about = [q for q in load_queries(built["korquad"] / "queries.jsonl")
-                     if q.query.startswith(f"{title}의 ")]
-    assert len(korquad_about) == 4
-    assert all(q.relevant == korquad_about[0].relevant for q in korquad_about)
+    assert len(about["korquad"]) == 4
+    assert all(q.relevant == about["korquad"][0].relevant for q in about["korquad"])
