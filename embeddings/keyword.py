@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.tokenize import HANGUL, HANGUL_WORD, KoreanMode, tokenize
+from embeddings.tokenize import HANGUL, HANGUL_WORD, TOKENS_VERSION, KoreanMode, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -253,8 +253,8 @@ class KeywordIndex:
         """Write a freshly built index into ``directory`` (created if needed)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"version": FORMAT_VERSION, "ids": self.ids, "korean": self.korean,
-                "stemming": self.stemming}
+        meta = {"version": FORMAT_VERSION, "tokens": TOKENS_VERSION, "ids": self.ids,
+                "korean": self.korean, "stemming": self.stemming}
         if self._matrix is not None:
             if self._bm25 is None:
                 raise ValueError("only a freshly built keyword index can be saved")
@@ -339,6 +339,17 @@ def parameters_of(directory: Path) -> tuple[float, float] | None:
         params = json.loads((Path(directory) / _BM25_DIR / _PARAMS).read_text(encoding="utf-8"))
         return float(params["k1"]), float(params["b"])
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def tokens_of(directory: Path) -> int | None:
+    """The tokeniser version (``tokenize.TOKENS_VERSION``) the keyword index saved in
+    ``directory`` was built with: 1 for an index written before the version was recorded,
+    None when it is not readable."""
+    try:
+        meta = json.loads((Path(directory) / _META).read_text(encoding="utf-8"))
+        return int(meta.get("tokens", 1))
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 

@@ -40,7 +40,7 @@ from embeddings.companion import (
 )
 from embeddings.encoder import Encoder
 from embeddings.index import DenseIndex
-from embeddings.keyword import K1, B, KeywordIndex, parameters_of
+from embeddings.keyword import K1, B, KeywordIndex, parameters_of, tokens_of
 from embeddings.lock import RefreshLock
 from embeddings.manifest import (
     CURRENT,
@@ -60,6 +60,7 @@ from embeddings.protocols import PassageEncoder, TextEncoder
 from embeddings.sentence_terms import PARAGRAPH_UNITS, build_units, keyword_tokens, save_units
 from embeddings.sentences import SENTENCES, paragraph_sentences, save_sentences
 from embeddings.snapshot import write_snapshot
+from embeddings.tokenize import TOKENS_VERSION
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -268,6 +269,7 @@ def _up_to_date(run: _Run, previous: str | None, digest: str) -> bool:
             and live.extra.get("companion") == run.companion.fingerprint
             and (run.root / previous / KEYWORD_DIR / PARAGRAPH_UNITS).is_file()  # …sentence terms
             and parameters_of(run.root / previous / KEYWORD_DIR) in (None, (K1, B))  # …BM25's
+            and tokens_of(run.root / previous / KEYWORD_DIR) == TOKENS_VERSION  # …tokeniser
             and live.kind == DenseIndex.kind_for(live.count, run.settings.index)):
         run.report.kind, run.report.passages = live.kind, live.count
         return True

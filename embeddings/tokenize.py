@@ -27,6 +27,21 @@ HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 HANGUL_WORD = re.compile(r"[\uac00-\ud7a3]+")
 _HANGUL_RUN = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]+")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
+# Korean writes abbreviated compounds of one-syllable names with an interpunct (한·미·일
+# "Korea–US–Japan", 남·북, 미·중, 여·야) and its readers type them without (한미일, 남북):
+# kiwipiepy analyses the two spellings into different morphemes (한·일 / 한일, 남 북 / 남북),
+# so the question and the text would not share a word. A chain whose words before each
+# interpunct are single syllables (U+00B7, U+318D, U+30FB, U+2027) is written joined, with
+# what follows the last (한·일관계 → 한일관계); an interpunct after a longer word separates
+# a list (경제·사회) and becomes a space.
+_INTERPUNCT = "\u00b7\u318d\u30fb\u2027"
+_DOTTED = re.compile(rf"[\uac00-\ud7a3]+(?:[{_INTERPUNCT}][\uac00-\ud7a3]+)+")
+_DOT = re.compile(f"[{_INTERPUNCT}]")
+# What a keyword index's tokens depend on beyond its parameters: raised whenever a rule above
+# changes the tokens of indexed text (2: the interpunct compounds). A generation tokenised
+# otherwise keeps answering and the next refresh rebuilds its keyword side
+# (``keyword.tokens_of``), as for BM25's parameters.
+TOKENS_VERSION = 2
 # "U.S." would otherwise become the tokens "u" and "s", and "us" collides with the pronoun.
 _US = re.compile(r"\bU\.\s?S\.?(?=\W|$)")
 # Kiwi tags that carry meaning: general/proper nouns, numerals, verb and adjective stems,
@@ -64,8 +79,20 @@ def kiwi_sentences(text: str) -> list[str]:
         return [s.text.strip() for s in _kiwi().split_into_sents(text)]
 
 
+def joined_abbreviations(text: str) -> str:
+    """``text`` with Korean interpunct compounds written as readers type them: "한·미·일" →
+    "한미일", "경제·사회" → "경제 사회" (see ``_INTERPUNCT``). Only what kiwipiepy analyses
+    changes; the text shown is the original."""
+    def one(m: re.Match[str]) -> str:
+        parts = _DOT.split(m.group())
+        return ("" if all(len(p) == 1 for p in parts[:-1]) else " ").join(parts)
+
+    return _DOTTED.sub(one, text) if HANGUL.search(text) else text
+
+
 def korean_tags(text: str) -> list[tuple[str, str]]:
     """(morpheme, kiwipiepy tag) of every morpheme of ``text``."""
+    text = joined_abbreviations(text)
     with _kiwi_lock:
         return [(t.form, t.tag) for t in _kiwi().tokenize(text)]
 
@@ -113,6 +140,7 @@ def tokenize_latin(text: str, *, stemming: bool = True) -> list[str]:
 
 
 def _korean_morphemes(run: str, stemming: bool) -> list[str]:
+    run = joined_abbreviations(run)
     with _kiwi_lock:  # Kiwi objects are not documented as thread-safe
         tokens = _kiwi().tokenize(run)
     out: list[str] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.keyword import K1, B, KeywordIndex, parameters_of
-from embeddings.tokenize import stem, tokenize
+from embeddings.tokenize import joined_abbreviations, stem, tokenize
 from tests.quality_support import seed_paragraphs
 
 
@@ -33,6 +33,20 @@ def test_english_lowercase_stopwords_stemming() -> None:
     assert tokens == ["korea", "usa", "japan", "relation", "japan", "claim"]
     assert stem("cooperation") == "cooperation" and stem("countries") == "country"
     assert tokenize("") == [] and tokenize("the of and") == []
+
+
+def test_interpunct_compounds_match_what_readers_type() -> None:
+    # Korean prints 한·미·일 / 남·북 and readers type 한미일 / 남북: the same words either way.
+    assert joined_abbreviations("한·미·일 협력과 한·일관계") == "한미일 협력과 한일관계"
+    assert tokenize("한·미·일 군사협력") == tokenize("한미일 군사협력")
+    assert set(tokenize("한·일 사이에 안 풀린 문제")) & set(tokenize("한일 사이의 문제"))
+    assert tokenize("남·북 정상") == tokenize("남북 정상")
+    # After a longer word the interpunct separates a list: 경제·사회 is two words, not one.
+    assert joined_abbreviations("경제·사회 분야") == "경제 사회 분야"
+    assert {"경제", "사회"} <= set(tokenize("경제·사회 분야"))
+    # Every interpunct Korean text uses, and nothing else is touched.
+    assert joined_abbreviations("미\u318d중\u30fb일\u2027러") == "미중일러"
+    assert joined_abbreviations("U.S.·Japan ties") == "U.S.·Japan ties"
 
 
 def test_bigram_mode() -> None:

@@ -21,11 +21,12 @@ import pytest
 from bot.refresher import refresh_command
 from corpus.store import Store
 from embeddings.companion import COMPANION, COMPANION_SENTENCES
-from embeddings.keyword import K1, B, parameters_of
+from embeddings.keyword import K1, B, parameters_of, tokens_of
 from embeddings.lock import RefreshBusy, RefreshLock
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, index_root, read_current
 from embeddings.refresh import CHECKPOINTS, refresh
 from embeddings.retriever import Retriever
+from embeddings.tokenize import TOKENS_VERSION
 from tests.conftest import REPO
 from tests.index_support import (
     EXTRA_ARTICLE,
@@ -158,23 +159,33 @@ def test_companion_vectors_of_another_release_are_set_aside_then_rebuilt(
     assert Retriever.load(settings, index_encoder).companion is not None
 
 
-def test_keyword_scores_of_other_bm25_parameters_are_rebuilt(
-        tmp_path: Path, shared_model_dir: Path, index_encoder: Any, warm_cache: Path) -> None:
+@pytest.mark.parametrize("older", ["bm25-parameters", "tokeniser"])
+def test_keyword_side_of_an_older_release_is_rebuilt(
+        older: str, tmp_path: Path, shared_model_dir: Path, index_encoder: Any,
+        warm_cache: Path) -> None:
     settings = settings_for(tmp_path, shared_model_dir, make_corpus(tmp_path / "articles", extra=False),
                             warm_cache=warm_cache)
     report = refresh(settings, encoder=index_encoder, show_progress=False)
     keyword_dir = index_root(settings.data_dir) / report.generation / KEYWORD_DIR
-    assert parameters_of(keyword_dir) == (K1, B)
-    # A generation scored by an older release (bm25s's defaults) still answers …
-    params = keyword_dir / "bm25" / "params.index.json"
-    params.write_text(json.dumps({**json.loads(params.read_text(encoding="utf-8")),
-                                  "k1": 1.5, "b": 0.75}), encoding="utf-8")
+    assert parameters_of(keyword_dir) == (K1, B) and tokens_of(keyword_dir) == TOKENS_VERSION
+    # A generation scored by an older release (bm25s's defaults) or tokenised by one (before
+    # the version was recorded) still answers …
+    if older == "bm25-parameters":
+        params = keyword_dir / "bm25" / "params.index.json"
+        params.write_text(json.dumps({**json.loads(params.read_text(encoding="utf-8")),
+                                      "k1": 1.5, "b": 0.75}), encoding="utf-8")
+    else:
+        meta_path = keyword_dir / "keyword.json"
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        del meta["tokens"]
+        meta_path.write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        assert tokens_of(keyword_dir) == 1
     assert Retriever.load(settings, index_encoder).search("Dokdo", k=1)
-    # … and the next refresh rescores it (nothing re-encoded: only BM25 changed).
+    # … and the next refresh rebuilds its keyword side (nothing re-encoded).
     rebuilt = refresh(settings, encoder=index_encoder, show_progress=False)
     assert not rebuilt.up_to_date and rebuilt.encoded == 0
     fresh = index_root(settings.data_dir) / rebuilt.generation / KEYWORD_DIR
-    assert parameters_of(fresh) == (K1, B)
+    assert parameters_of(fresh) == (K1, B) and tokens_of(fresh) == TOKENS_VERSION
     assert refresh(settings, encoder=index_encoder, show_progress=False).up_to_date
 
 
