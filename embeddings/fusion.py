@@ -19,7 +19,9 @@ The no-answer rule is a logistic model over what the question's own candidates s
 best dense evidence measured against the question's own cosine distribution (e5's cosines
 for Korean text sit higher than for English, and one absolute cut cannot serve both), the
 best keyword share (rare words of the question found in a passage), the language, and for
-English questions the words the first-ranked passage lacks (``coverage_gap``).
+English questions the words the first-ranked passage lacks (``coverage_gap``), and in
+both languages the question's numbers (and Latin-script words in Korean) that it lacks
+(``anchor_gap``).
 ``eval/fit.py`` fits every constant here on the *tune* halves of the evaluation sets
 (``make eval`` reports the *test* halves); see ``docs/retrieval.md``.
 """
@@ -70,7 +72,7 @@ RRF_K = 60
 # -- the no-answer rule (logistic model; fit by eval/fit.py) ------------------------------
 # z = RELEVANCE_BIAS + RELEVANCE_WEIGHTS · Evidence.features(); see Evidence.
 RELEVANCE_BIAS = -26.8426
-RELEVANCE_WEIGHTS = (10.9431, -2.9507, -0.0138, 1.1661, -0.4364, -0.412, 3.7062, 4.1535, 20.1941, 1.2696, 5.4641, 10.1204, 8.9256, -1.8303, 3.9193, 0.8138, 1.1929, 3.0671, -3.7663, -1.17)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
+RELEVANCE_WEIGHTS = (10.9431, -2.9507, -0.0138, 1.1661, -0.4364, -0.412, 3.7062, 4.1535, 20.1941, 1.2696, 5.4641, 10.1204, 8.9256, -1.8303, 3.9193, 0.8138, 1.1929, 3.0671, -3.7663, -1.17, -3.8451, -2.0044)  # noqa: E501 - one line: eval/fit.py --apply rewrites it
 # A word the corpus never saw counts as the question's unknown-words evidence when it is at
 # least this rare in its language at large (nats under e5's CC-100 unigram model,
 # embeddings/rarity.py). English: everyday words 10–14 ("want" 10.6, "summit" 14.1), names
@@ -89,6 +91,10 @@ NAME_TERMS = 2
 NAME_COVERAGE = 0.99
 # Probability from which a question is answered (and each quoted passage must reach it too).
 RELEVANCE_THRESHOLD = 0.61
+# How many of the best-ranked candidates have the question's anchors (numbers, Latin-script
+# words: ``question.anchor_terms``) looked up in their text: the no-answer rule reads the
+# first passage's and each quoted passage's, all among them (a cost of reading paragraphs).
+ANCHOR_DEPTH = 10
 # The question's cosine baseline: the median own cosine of the dense side's top candidates.
 BASELINE_CANDIDATES = 50
 
@@ -140,6 +146,11 @@ class Candidate:
     # The IDF-weighted share of the question's words that no indexed paragraph holds
     # (``KeywordScores.unknown``): the question's, the same for each of its candidates.
     unknown: float = 0.0
+    # The IDF-weighted share of the question's anchors (``question.anchor_terms``: numbers,
+    # Latin-script words in a Korean question) that the paragraph holds, and the best among
+    # its translations (None: the question has no anchors, or no translation).
+    anchor: float | None = None
+    counterpart_anchor: float | None = None
 
     def _one(self) -> Columns:
         return Columns.of([self])
@@ -191,12 +202,13 @@ _FLOATS = ("dense", "keyword", "share", "sentence", "counterpart_dense", "counte
            "counterpart_share", "sentence_share", "counterpart_sentence_share", "dense_rank",
            "keyword_rank", "centre", "counterpart_centre", "companion", "companion_sentence",
            "counterpart_companion", "counterpart_companion_sentence", "companion_centre",
-           "unknown")
+           "unknown", "anchor", "counterpart_anchor")
 # The fields a Candidate may leave None (NaN in Columns), and the ranks (int or None).
 _RANKS = ("dense_rank", "keyword_rank")
 _OPTIONAL = ("sentence", "counterpart_dense", "counterpart_sentence", "sentence_share",
              "counterpart_sentence_share", "companion", "companion_sentence",
-             "counterpart_companion", "counterpart_companion_sentence")
+             "counterpart_companion", "counterpart_companion_sentence", "anchor",
+             "counterpart_anchor")
 
 
 @dataclass(frozen=True)
@@ -227,6 +239,8 @@ class Columns:
     counterpart_companion_sentence: np.ndarray
     companion_centre: np.ndarray
     unknown: np.ndarray
+    anchor: np.ndarray
+    counterpart_anchor: np.ndarray
 
     def __len__(self) -> int:
         return len(self.id)
@@ -353,6 +367,15 @@ class Columns:
         index lacks in its own language, and that is no evidence against it."""
         return np.where(self.can_match(asked_in), self.unknown, 0.0)
 
+    def anchor_gap(self, asked_in: str) -> np.ndarray:
+        """How much of the question's IDF-weighted anchors (numbers; Latin-script words in a
+        Korean question) each candidate lacks in the question's language (its own text, or
+        its translation's); 0 when the question has none or the candidate cannot hold them
+        (another language, no translation: no evidence either way)."""
+        side = np.where(self.mine(asked_in), self.anchor, self.counterpart_anchor)
+        known = self.can_match(asked_in) & ~np.isnan(side)
+        return np.where(known, 1.0 - np.nan_to_num(side, nan=1.0), 0.0)
+
 
 def _columns(candidates: Columns | Sequence[Candidate]) -> Columns:
     return candidates if isinstance(candidates, Columns) else Columns.of(candidates)
@@ -432,6 +455,12 @@ class Evidence:
     question's IDF-weighted words that the whole corpus lacks (``unknown``), when the
     first-ranked passage could hold them: a question about what the corpus never mentions
     (a left-out article's names and terms) meets passages that share its common words only.
+    And, per language, the share of the question's *anchors* — its numbers and, asked in
+    Korean, its Latin-script words (``question.anchor_terms``) — that the first-ranked
+    passage lacks in the question's language, its article's title counting as its text
+    (``anchor_gap``): digits and Latin letters are not analysed, so unlike Korean nouns they
+    are written alike in a question and its answer, and a passage without the question's
+    year or model number is about another event or product.
     """
 
     language: str  # the question's language
@@ -459,6 +488,9 @@ class Evidence:
     # The question's share of words no indexed paragraph holds, when the passage could hold
     # them (``Columns.unknown_side``): a question about what the corpus never mentions.
     unknown: float = 0.0
+    # The first-ranked passage's anchor_gap: the question's numbers (and, asked in Korean,
+    # Latin-script words) that it lacks in the question's language.
+    anchor_gap: float = 0.0
 
     @property
     def share(self) -> float:
@@ -472,7 +504,8 @@ class Evidence:
                 korean * self.gap, self.margin, self.relative_margin, self.top_share,
                 self.top_gap, self.sentence, self.paragraph, (1.0 - korean) * self.coverage_gap,
                 self.companion, self.companion_gap, self.top_companion, self.companion_margin,
-                korean * self.unknown, (1.0 - korean) * self.unknown)
+                korean * self.unknown, (1.0 - korean) * self.unknown,
+                korean * self.anchor_gap, (1.0 - korean) * self.anchor_gap)
 
 def coverage_gap(c: Candidate, asked_in: str) -> float:
     """What of the question's words ``c`` lacks (:meth:`Columns.coverage_gap`)."""
@@ -535,6 +568,7 @@ class Judge:
         self._gap = cols.coverage_gap(language).tolist()
         self._companion_gap = cols.companion_evidence().tolist()
         self._unknown = cols.unknown_side(language).tolist()
+        self._anchor = cols.anchor_gap(language).tolist()
         self._sentence = np.where(np.isnan(cols.sentence), cols.dense, cols.sentence)
         self.question = self._question()
 
@@ -565,6 +599,7 @@ class Judge:
             top_companion=self._companion_gap[top],
             companion_margin=self._companion_margin(top),
             unknown=self._unknown[top],
+            anchor_gap=self._anchor[top],
         )
 
     def _first_other(self, i: int, order: list[int]) -> int | None:
@@ -605,7 +640,7 @@ class Judge:
                         companion=self._companion[i], companion_gap=self._companion_gap[i],
                         top_companion=self._companion_gap[i],
                         companion_margin=self._companion_margin(i),
-                        unknown=self._unknown[i])
+                        unknown=self._unknown[i], anchor_gap=self._anchor[i])
 
 
 def _sentence_of(sentence: float, dense: float) -> float:

@@ -184,6 +184,19 @@ class KeywordIndex:
             self._best = best
         return best
 
+    def idf(self, tokens: Sequence[str]) -> np.ndarray:
+        """Lucene's IDF (as BM25 weighs a word) of each of ``tokens`` in this index; a token
+        no passage holds weighs as at document frequency 0."""
+        df = np.zeros(len(tokens), dtype=np.float64)
+        if self._matrix is not None:
+            indptr = self._matrix.indptr
+            for i, token in enumerate(tokens):
+                column = self._vocab.get(token)
+                if column is not None:
+                    df[i] = float(indptr[column + 1] - indptr[column])
+        n = float(len(self))
+        return np.log1p((n - df + 0.5) / (df + 0.5))
+
     @property
     def vocabulary(self) -> dict[str, int]:
         """Token → column id (what :class:`embeddings.sentence_terms.SentenceTerms` stores)."""

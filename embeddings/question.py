@@ -16,7 +16,7 @@ other articles: whatever a column is about, a question about it is phrased with 
 from __future__ import annotations
 
 from corpus.lang import detect_language
-from embeddings.tokenize import HANGUL, korean_tags, tokenize
+from embeddings.tokenize import HANGUL, anchor_runs, korean_tags, tokenize
 
 # Tokens as `embeddings.tokenize` produces them (English lowercased and lightly stemmed,
 # Korean content morphemes). English: nouns for the text and its writer, verbs of saying.
@@ -51,6 +51,22 @@ def topic_terms(question: str) -> list[str]:
     tokens = tokenize(question)
     kept = [t for t in tokens if t not in SCAFFOLD]
     return kept or tokens
+
+
+def anchor_terms(question: str) -> list[str]:
+    """The question's exact anchors, distinct and sorted: its numbers (a year, a date, a
+    count, a model number) and, asked in Korean, its words in Latin script (S8, KBS,
+    IMX333), as ``tokenize.anchor_runs`` reads them. A passage in the question's language
+    that answers it writes them as the question does.
+
+    A Korean noun may be segmented otherwise in the question than in the passage (데뷔작 /
+    데뷔), which is why the coverage gap is left out for Korean questions; a run of digits or
+    Latin letters is not analysed at all, so it is in the passage or it is not. A passage
+    that lacks the question's year or model number is about another event or product: the
+    typical off-corpus question meets its topic's neighbour (another year's award, the
+    previous model).
+    """
+    return sorted(anchor_runs(question, latin=question_language(question) == "ko"))
 
 
 def without_scaffolding(question: str) -> str:

@@ -15,6 +15,7 @@ answers correctly even after the store has ingested newer files.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,13 +35,19 @@ from embeddings.keyword import KeywordIndex, KeywordScores
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
 from embeddings.models import Hit
 from embeddings.protocols import TextEncoder
-from embeddings.question import looks_like_name, question_language, topic_terms, without_scaffolding
+from embeddings.question import (
+    anchor_terms,
+    looks_like_name,
+    question_language,
+    topic_terms,
+    without_scaffolding,
+)
 from embeddings.ragged import ranges, segment_max
 from embeddings.rarity import WordRarity
 from embeddings.sentence_terms import SentenceTerms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
-from embeddings.tokenize import korean_predicates
+from embeddings.tokenize import anchor_runs, korean_predicates
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -328,12 +335,14 @@ class Retriever:
 
     def candidates(self, scores: KeywordScores, keyword_top: Mapping[int, float],
                    query_vector: np.ndarray, n: int, companion_vector: np.ndarray | None = None,
-                   question: str = "") -> tuple[Columns, dict[int, list[int]]]:
+                   question: str = "", anchors: Sequence[str] = ()
+                   ) -> tuple[Columns, dict[int, list[int]]]:
         """Every candidate with exact evidence on both sides (for the question's keyword
         ``scores`` and the candidates they rank, ``keyword_top``; its vector; its companion
         vector when the generation stores companion vectors) and the alignment of the
         candidates (paragraph number → its translations). ``question``, the text, tells its
-        predicates from its topic words (unknown words)."""
+        predicates from its topic words (unknown words); ``anchors``, its numbers and
+        Latin-script words (``question.anchor_terms``), are looked up in each paragraph."""
         dense_top, baselines = self._dense_list(query_vector, n)
         numbers = list(dict.fromkeys([*dense_top, *keyword_top]))
         aligned = self.snapshot.aligned_numbers(numbers)
@@ -402,8 +411,46 @@ class Retriever:
             counterpart_companion_sentence=counterpart(companion_sentence),
             companion_centre=np.full(len(numbers), companion_centre),
             unknown=np.full(len(numbers), scores.unknown(
-                self.rarity, fusion.UNSEEN_RARITY, lambda: korean_predicates(question))))
+                self.rarity, fusion.UNSEEN_RARITY, lambda: korean_predicates(question))),
+            anchor=missing[own], counterpart_anchor=missing[own])
+        if anchors:
+            columns = self._with_anchors(columns, aligned, anchors, question_language(question))
         return columns, aligned
+
+    def _with_anchors(self, columns: Columns, aligned: Mapping[int, Sequence[int]],
+                      anchors: Sequence[str], asked_in: str) -> Columns:
+        """``columns`` with the share of the question's ``anchors`` (IDF-weighted) that each
+        of the best-ranked candidates and their translations hold in their text or their
+        article's title (a section of an article names its subject only in the title: a
+        question about "갤럭시 S8" meets paragraphs that say "this phone"). Only the first
+        ``fusion.ANCHOR_DEPTH`` candidates are read: the no-answer rule asks it of the first
+        passage and of each passage it quotes, which rank among them; the rest stay NaN."""
+        order = np.argsort(-columns.pooled(asked_in), kind="stable")[:fusion.ANCHOR_DEPTH]
+        top = columns.id[order].tolist()
+        read = list(dict.fromkeys([*top, *(m for x in top for m in aligned.get(x, ()))]))
+        paragraphs = self.snapshot.paragraphs(read)
+        weight = self.keyword.idf(anchors)
+        total = float(weight.sum())
+
+        def held(number: int) -> float:
+            paragraph = paragraphs.get(number)
+            if paragraph is None or total <= 0:
+                return float("nan")
+            article = self.snapshot.article(paragraph.article_id)
+            titles = f"{article.title} {article.title_ko or ''}" if article is not None else ""
+            runs = anchor_runs(f"{paragraph.text} {titles}")
+            return float(sum(w for a, w in zip(anchors, weight.tolist(), strict=True)
+                             if a in runs)) / total
+
+        share = {x: held(x) for x in read}
+        anchor = columns.anchor.copy()
+        counterpart_anchor = columns.counterpart_anchor.copy()
+        for i in order.tolist():
+            x = int(columns.id[i])
+            anchor[i] = share[x]
+            theirs = [share[m] for m in aligned.get(x, ()) if not np.isnan(share[m])]
+            counterpart_anchor[i] = max(theirs) if theirs else np.nan
+        return dataclasses.replace(columns, anchor=anchor, counterpart_anchor=counterpart_anchor)
 
     # -- search ---------------------------------------------------------------------------
 
@@ -470,7 +517,8 @@ class Retriever:
         topic, scores, keyword_top = self._keyword_side(query, depth, language)
         cv = self.companion_vector(query)
         with self._blas.limit(limits=1):
-            columns, aligned = self.candidates(scores, keyword_top, qv, depth, cv, query)
+            columns, aligned = self.candidates(scores, keyword_top, qv, depth, cv, query,
+                                               anchor_terms(query))
         # A name is answered when one passage covers it (fusion.answerable) — only if the
         # corpus knows every one of its words (a share ignores words it has never seen).
         names = set(topic)

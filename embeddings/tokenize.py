@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 from typing import Literal
 
@@ -42,6 +43,8 @@ _DOT = re.compile(f"[{_INTERPUNCT}]")
 # otherwise keeps answering and the next refresh rebuilds its keyword side
 # (``keyword.tokens_of``), as for BM25's parameters.
 TOKENS_VERSION = 2
+# A run of ASCII letters and digits: a number, a model name (S8, F-16's 16), an acronym.
+_ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")
 # "U.S." would otherwise become the tokens "u" and "s", and "us" collides with the pronoun.
 _US = re.compile(r"\bU\.\s?S\.?(?=\W|$)")
 # Kiwi tags that carry meaning: general/proper nouns, numerals, verb and adjective stems,
@@ -88,6 +91,22 @@ def joined_abbreviations(text: str) -> str:
         return ("" if all(len(p) == 1 for p in parts[:-1]) else " ").join(parts)
 
     return _DOTTED.sub(one, text) if HANGUL.search(text) else text
+
+
+def anchor_runs(text: str, *, latin: bool = True) -> set[str]:
+    """The runs of ASCII letters and digits in ``text`` (after NFKC: full-width forms too)
+    that hold a digit, and with ``latin`` also those of two characters or more that hold a
+    letter: lowercased, a number without its leading zeros. What a question must share
+    with its answer exactly (``question.anchor_terms``). Any other character separates runs,
+    so a number is read alike however it is punctuated: 2.26 / 2·26, 1,200 / 1,200만,
+    2007.05 / 2007년 5월."""
+    out: set[str] = set()
+    for run in _ALNUM_RUN.findall(unicodedata.normalize("NFKC", text)):
+        if run.isdigit():
+            out.add(run.lstrip("0") or "0")
+        elif any(c.isdigit() for c in run) or (latin and len(run) >= 2):
+            out.add(run.lower())
+    return out
 
 
 def korean_tags(text: str) -> list[tuple[str, str]]:

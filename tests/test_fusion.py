@@ -12,7 +12,7 @@ import pytest
 
 from embeddings import fusion
 from embeddings.fusion import Candidate, Evidence, baseline, fuse, relevance
-from embeddings.question import question_language, topic_terms, without_scaffolding
+from embeddings.question import anchor_terms, question_language, topic_terms, without_scaffolding
 
 
 def test_question_language_is_the_one_detector() -> None:
@@ -164,6 +164,49 @@ def test_words_the_corpus_never_saw_count_against_a_question_in_both_languages()
         known = fusion.Judge([dataclasses.replace(english, language=language, unknown=0.0)],
                              language).question
         assert relevance(dataclasses.replace(known, unknown=0.6)) < relevance(known)
+
+
+@pytest.mark.parametrize("question,anchors", [
+    ("삼성 갤럭시 S8의 색상 종류는 총 몇 종인가?", ["s8"]),
+    ("2009년 KBS 연기대상에서 김태희는 무슨 상을 받았나?", ["2009", "kbs"]),
+    # However a number is punctuated, its digit runs are read alike: 5.18 and 5·18.
+    ("5.18 특별법을 제정한 날은 언제인가?", ["18", "5"]),
+    ("５·１８ 특별법", ["18", "5"]),
+    ("2007.05에 무슨 일이 있었나?", ["2007", "5"]),
+    # An English question counts its numbers only: every English word is Latin script.
+    ("What happened at the 2022 NATO summit?", ["2022"]),
+    ("What does the author say about Dokdo?", []),
+    ("필자는 독도에 대해 뭐라고 해?", []),
+])
+def test_a_question_s_anchors_are_its_numbers_and_in_korean_its_latin_words(
+        question: str, anchors: list[str]) -> None:
+    assert anchor_terms(question) == anchors
+
+
+def test_a_passage_lacking_the_question_s_anchors_counts_against_it() -> None:
+    # A passage in the question's language holding half of its anchors' weight; one in the
+    # other language without a translation cannot hold them (no evidence); a question with
+    # no anchors (NaN) has no gap at all.
+    half = Candidate(1, "ko", dense=0.85, share=0.9, sentence_share=1.0, centre=0.79,
+                     anchor=0.5)
+    other = Candidate(2, "en", dense=0.85, centre=0.79, anchor=0.0)
+    translated = Candidate(3, "en", dense=0.85, centre=0.79, counterpart_dense=0.84,
+                           counterpart_share=0.9, anchor=0.0, counterpart_anchor=1.0)
+    none = dataclasses.replace(half, anchor=None)
+    gaps = fusion.Columns.of([half, other, translated, none]).anchor_gap("ko")
+    assert gaps.tolist() == pytest.approx([0.5, 0.0, 0.0, 0.0])
+    assert fusion.Judge([half], "ko").question.anchor_gap == pytest.approx(0.5)
+    # In both languages a missing anchor lowers the probability, the passage's own too.
+    for language in ("en", "ko"):
+        held = fusion.Judge([dataclasses.replace(half, language=language, anchor=1.0)],
+                            language)
+        assert held.question.anchor_gap == 0.0
+        assert relevance(dataclasses.replace(held.question, anchor_gap=1.0)) \
+            < relevance(held.question)
+        lacking = fusion.Judge([dataclasses.replace(half, language=language, anchor=0.0)],
+                               language)
+        assert lacking.passage(1).anchor_gap == 1.0
+        assert relevance(lacking.passage(1)) < relevance(held.passage(1))
 
 
 def test_evidence_is_judged_against_its_own_language() -> None:

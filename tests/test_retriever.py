@@ -221,6 +221,40 @@ def test_the_keyword_side_is_computed_beside_the_encoding(retriever: Retriever) 
     assert cache.cache_info().misses == 2
 
 
+@pytest.mark.parametrize("right,wrong", [
+    ("What happened at the trilateral summit on June 29?",
+     "What happened at the trilateral summit on June 17?"),
+    ("29일 한미일 정상회담에서 바이든은 뭘 강조했어?", "17일 한미일 정상회담에서 바이든은 뭘 강조했어?"),
+])
+def test_a_question_s_number_is_looked_up_in_the_passages(
+        retriever: Retriever, right: str, wrong: str) -> None:
+    # The summit paragraph says June 29 (29일): the question with that date meets it with
+    # its anchor held, the one with another date with its anchor missing, and less likely
+    # to be answered for it.
+    held, lacking = SearchTrace(), SearchTrace()
+    retriever.search(right, trace=held)
+    retriever.search(wrong, trace=lacking)
+    assert held.evidence is not None and lacking.evidence is not None
+    assert held.evidence.anchor_gap == 0.0 and lacking.evidence.anchor_gap == 1.0
+    assert lacking.probability < held.probability
+    # Only the best-ranked candidates are read (the rule asks for nothing deeper).
+    read = [c for c in lacking.candidates if c.anchor is not None]
+    assert 0 < len(read) <= fusion.ANCHOR_DEPTH < len(lacking.candidates)
+
+
+def test_an_anchor_in_the_article_title_is_held_by_its_paragraphs(retriever: Retriever) -> None:
+    # A section names its subject in the title only: the seed's Korean paragraphs never write
+    # "US" (they say 미국), its title does. A Korean question's Latin word is an anchor.
+    trace, other = SearchTrace(), SearchTrace()
+    retriever.search("US는 한미일 협력에서 뭘 원해?", trace=trace)
+    retriever.search("UN은 한미일 협력에서 뭘 원해?", trace=other)
+    assert trace.evidence is not None and other.evidence is not None
+    first = next(c for c in trace.candidates if c.anchor is not None and c.language == "ko")
+    text = retriever.snapshot.paragraphs([first.id])[first.id].text
+    assert "US" not in text and first.anchor == 1.0
+    assert trace.evidence.anchor_gap == 0.0 and other.evidence.anchor_gap == 1.0
+
+
 REPEATED = "The overnight ferry between Mokpo and Jeju resumed service this week after a two-year pause."
 
 
