@@ -108,17 +108,27 @@ def _visible(text: str) -> str:
     return " ".join("".join(out).split())
 
 
+def plain_question(question: str, names: Mapping[str, str] | None = None) -> str:
+    """``question`` as people read it: mention syntax as plain text (``<@&123>`` ->
+    ``@moderators`` from ``names``, or ``@role``; ``<:emoji:id>`` -> ``:emoji:``), terminal
+    escapes, control and bidi-override characters removed (they cannot reorder or hide the
+    text around them), whitespace collapsed.
+
+    It is what the bot searches: a mention's id is markup, not words, and its digits would
+    read to the retrieval as a number the question asks about (``question.anchor_terms``),
+    to the encoder as noise.
+    """
+    names = {k: _visible(v) for k, v in (names or {}).items()}
+    return _visible(_MENTION.sub(lambda m: _plain_mention(m, names), question))
+
+
 def thread_name(question: str, names: Mapping[str, str] | None = None) -> str:
     """A thread name made from a question: plain, safe and within Discord's 100 characters.
 
-    Mention syntax reads as plain text (``<@&123>`` -> ``@moderators`` from ``names``, or
-    ``@role``); ``@everyone``/``@here`` are defused like quoted text; terminal escapes,
-    control and bidi-override characters are removed (a name cannot reorder or hide the
-    text around it); whitespace is collapsed; cut at a word boundary.
+    The question as :func:`plain_question` reads it; ``@everyone``/``@here`` are defused
+    like quoted text; cut at a word boundary.
     """
-    names = {k: _visible(v) for k, v in (names or {}).items()}
-    text = _MENTION.sub(lambda m: _plain_mention(m, names), question)
-    text = _visible(text)
+    text = plain_question(question, names)
     text = re.sub(r"@(everyone|here)\b", "@\u200b\\1", text)
     return cut(text, THREAD_NAME_LIMIT) or "question"
 

@@ -19,6 +19,7 @@ from bot.format import (
     chunk_text,
     cut,
     escape,
+    plain_question,
     render_answer,
     render_passage,
     render_search,
@@ -27,6 +28,7 @@ from bot.format import (
 from bot.i18n import MESSAGES, interface_language, t
 from corpus.models import Article, Paragraph
 from embeddings.models import Answer, Hit
+from embeddings.question import anchor_terms
 
 
 def _article(aid: str = "a1", title: str = "How Far Can Cooperation Go?") -> Article:
@@ -212,6 +214,16 @@ def test_question_validation_and_cooldown() -> None:
 )
 def test_thread_names_are_plain_and_safe(question: str, names: dict[str, str], expected: str) -> None:
     assert thread_name(question, names) == expected
+
+
+def test_the_question_searched_reads_mentions_as_plain_text() -> None:
+    # A mention's id is markup: searched, its digits would be a number the question asks
+    # about (a passage lacking it would count against the answer).
+    question = "<@&1579235604187578369> what happened on June 29? <:wave:112233445566778899>"
+    plain = plain_question(question, {"<@&1579235604187578369>": "@staff"})
+    assert plain == "@staff what happened on June 29? :wave:"
+    assert anchor_terms(plain) == ["29"]
+    assert plain_question("<#42>  독도\u202e 얘기\x1b[31m") == "#channel 독도 얘기"
 
 
 def test_thread_names_are_cut_to_discords_100_at_a_word() -> None:

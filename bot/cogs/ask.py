@@ -22,7 +22,7 @@ from bot.client import DariBot, language_of
 from bot.errors import UserFacingError
 from bot.feedback import Quoted
 from bot.followup import leans_on_context, search_text
-from bot.format import render_answer, thread_name
+from bot.format import plain_question, render_answer, thread_name
 from bot.i18n import Lang, cmd, interface_language, t
 from bot.send import NO_MENTIONS, defer, send_pages, send_to_channel
 from bot.views import answer_view
@@ -89,9 +89,10 @@ class AskCog(commands.Cog):
         question = validate_question(text, self.bot.settings.discord.max_question_chars)
         self.cooldown.check(interaction.user.id)
         await defer(interaction, ephemeral=private)
-        answer = await asyncio.to_thread(self.bot.service.ask, question)
+        searched = plain_question(question)
+        answer = await asyncio.to_thread(self.bot.service.ask, searched)
         lang = language_of(interaction, question)
-        view = await log_and_view(self.bot, answer, question=question, searched=question, lang=lang,
+        view = await log_and_view(self.bot, answer, question=question, searched=searched, lang=lang,
                                   kind=kind, guild_id=interaction.guild_id,
                                   channel_id=interaction.channel_id, post=private)
         await send_pages(interaction, render_answer(answer, lang), ephemeral=private, view=view)
@@ -145,7 +146,8 @@ class AskCog(commands.Cog):
             return
         target = await self._reply_target(message, question)
         try:
-            searched, kind = await self._search_text(message, question)
+            searched, kind = await self._search_text(
+                message, plain_question(question, mention_names(message)))
             async with target.typing():
                 answer = await asyncio.to_thread(self.bot.service.ask, searched)
             view = await log_and_view(self.bot, answer, question=question, searched=searched,

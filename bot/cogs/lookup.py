@@ -13,7 +13,16 @@ from discord.ext import commands
 from bot.checks import declare_max_length, validate_question
 from bot.client import DariBot, language_of
 from bot.errors import UserFacingError
-from bot.format import Page, cut, escape, language_name, render_passage, render_search, render_source
+from bot.format import (
+    Page,
+    cut,
+    escape,
+    language_name,
+    plain_question,
+    render_passage,
+    render_search,
+    render_source,
+)
 from bot.i18n import cmd
 from bot.send import defer, send_pages
 from corpus.models import Article, Language
@@ -77,7 +86,7 @@ class LookupCog(commands.Cog):
     ) -> None:
         """/search: a compact, ephemeral list of the best passages."""
         lang = language_of(interaction, query)
-        text = validate_question(query, self.bot.settings.discord.max_question_chars)
+        text = plain_question(validate_question(query, self.bot.settings.discord.max_question_chars))
         k = limit or min(SEARCH_MAX, self.bot.settings.retrieval.top_k)
         await defer(interaction, ephemeral=True)
         hits = await asyncio.to_thread(
