@@ -47,7 +47,7 @@ from embeddings.rarity import WordRarity
 from embeddings.sentence_terms import SentenceTerms
 from embeddings.sentences import StoredSentences
 from embeddings.snapshot import LANG_CODES, Snapshot
-from embeddings.tokenize import anchor_runs, korean_predicates
+from embeddings.tokenize import anchor_finder, korean_predicates
 from settings.config import Settings
 
 log = logging.getLogger(__name__)
@@ -429,8 +429,9 @@ class Retriever:
         top = columns.id[order].tolist()
         read = list(dict.fromkeys([*top, *(m for x in top for m in aligned.get(x, ()))]))
         paragraphs = self.snapshot.paragraphs(read)
-        weight = self.keyword.idf(anchors)
-        total = float(weight.sum())
+        weights = dict(zip(anchors, self.keyword.idf(anchors).tolist(), strict=True))
+        total = sum(weights.values())
+        find = anchor_finder(anchors)
 
         def held(number: int) -> float:
             paragraph = paragraphs.get(number)
@@ -438,9 +439,7 @@ class Retriever:
                 return float("nan")
             article = self.snapshot.article(paragraph.article_id)
             titles = f"{article.title} {article.title_ko or ''}" if article is not None else ""
-            runs = anchor_runs(f"{paragraph.text} {titles}")
-            return float(sum(w for a, w in zip(anchors, weight.tolist(), strict=True)
-                             if a in runs)) / total
+            return sum(weights[a] for a in find(f"{paragraph.text} {titles}")) / total
 
         share = {x: held(x) for x in read}
         anchor = columns.anchor.copy()

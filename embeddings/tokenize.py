@@ -14,6 +14,7 @@ import logging
 import re
 import threading
 import unicodedata
+from collections.abc import Callable, Collection
 from functools import lru_cache
 from typing import Literal
 
@@ -93,20 +94,40 @@ def joined_abbreviations(text: str) -> str:
     return _DOTTED.sub(one, text) if HANGUL.search(text) else text
 
 
+def _run_form(run: str) -> str:
+    """A run of letters and digits as anchors are compared: lowercased, a number without
+    its leading zeros."""
+    return (run.lstrip("0") or "0") if run.isdigit() else run.lower()
+
+
 def anchor_runs(text: str, *, latin: bool = True) -> set[str]:
     """The runs of ASCII letters and digits in ``text`` (after NFKC: full-width forms too)
     that hold a digit, and with ``latin`` also those of two characters or more that hold a
-    letter: lowercased, a number without its leading zeros. What a question must share
-    with its answer exactly (``question.anchor_terms``). Any other character separates runs,
-    so a number is read alike however it is punctuated: 2.26 / 2·26, 1,200 / 1,200만,
-    2007.05 / 2007년 5월."""
+    letter, in their compared form (``_run_form``). What a question must share with its
+    answer exactly (``question.anchor_terms``). Any other character separates runs, so a
+    number is read alike however it is punctuated: 2.26 / 2·26, 1,200 / 1,200만, 2007.05 /
+    2007년 5월."""
     out: set[str] = set()
     for run in _ALNUM_RUN.findall(unicodedata.normalize("NFKC", text)):
-        if run.isdigit():
-            out.add(run.lstrip("0") or "0")
-        elif any(c.isdigit() for c in run) or (latin and len(run) >= 2):
-            out.add(run.lower())
+        if any(c.isdigit() for c in run) or (latin and len(run) >= 2):
+            out.add(_run_form(run))
     return out
+
+
+def anchor_finder(anchors: Collection[str]) -> Callable[[str], set[str]]:
+    """A function telling which of ``anchors`` (as :func:`anchor_runs` writes them) a text
+    holds as whole runs. One regular expression for all of them: a passage is scanned once
+    in C instead of listing its every run in Python (an English paragraph has a hundred)."""
+    if not anchors:
+        return lambda text: set()
+    alternatives = "|".join(("0*" if a.isdigit() else "") + re.escape(a)
+                            for a in sorted(anchors, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
+
+    def held(text: str) -> set[str]:
+        return {_run_form(m) for m in pattern.findall(unicodedata.normalize("NFKC", text))}
+
+    return held
 
 
 def korean_tags(text: str) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ import pytest
 from embeddings import fusion
 from embeddings.fusion import Candidate, Evidence, baseline, fuse, relevance
 from embeddings.question import anchor_terms, question_language, topic_terms, without_scaffolding
+from embeddings.tokenize import anchor_finder
 
 
 def test_question_language_is_the_one_detector() -> None:
@@ -181,6 +182,14 @@ def test_words_the_corpus_never_saw_count_against_a_question_in_both_languages()
 def test_a_question_s_anchors_are_its_numbers_and_in_korean_its_latin_words(
         question: str, anchors: list[str]) -> None:
     assert anchor_terms(question) == anchors
+
+
+def test_anchors_are_found_as_whole_runs_however_a_number_is_written() -> None:
+    held = anchor_finder(["2009", "kbs", "s8", "5", "18"])
+    assert held("KBS 연기대상(2009년), 갤럭시 S8+, 5·18 특별법") == {"2009", "kbs", "s8", "5", "18"}
+    assert held("05월, ２００９년, kbs") == {"5", "2009", "kbs"}  # leading zeros, full width, case
+    assert held("S80, 20090, 518, 2009a, KBS2") == set()  # a longer run is another anchor
+    assert anchor_finder([])("2009") == set()
 
 
 def test_a_passage_lacking_the_question_s_anchors_counts_against_it() -> None:
