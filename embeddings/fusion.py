@@ -369,10 +369,11 @@ class Columns:
 
     def anchor_gap(self, asked_in: str) -> np.ndarray:
         """How much of the question's IDF-weighted anchors (numbers; Latin-script words in a
-        Korean question) each candidate lacks in the question's language (its own text, or
-        its translation's); 0 when the question has none or the candidate cannot hold them
-        (another language, no translation: no evidence either way)."""
-        side = np.where(self.mine(asked_in), self.anchor, self.counterpart_anchor)
+        Korean question) each candidate lacks, the paragraph and its translation together
+        (they are one answer, and a Korean text may write 나토 where its translation writes
+        NATO); 0 when the question has none or the candidate cannot hold them (another
+        language, no translation: no evidence either way)."""
+        side = np.fmax(self.anchor, self.counterpart_anchor)
         known = self.can_match(asked_in) & ~np.isnan(side)
         return np.where(known, 1.0 - np.nan_to_num(side, nan=1.0), 0.0)
 

@@ -15,6 +15,8 @@ other articles: whatever a column is about, a question about it is phrased with 
 
 from __future__ import annotations
 
+import re
+
 from corpus.lang import detect_language
 from embeddings.tokenize import HANGUL, anchor_runs, korean_tags, tokenize
 
@@ -35,6 +37,9 @@ _SCAFFOLD_KO = frozenset(
     "필자 글쓴이 저자 작가 칼럼 칼럼니스트 기사 사설 글 얘기 이야기 언급 내용 뭐 무엇 어떻게 "
     "나오 말하 말 생각 보 대하 하 있 알리 설명 요약 주 어떤".split())
 SCAFFOLD = _SCAFFOLD_EN | _SCAFFOLD_KO
+
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 
 
 def question_language(question: str) -> str:
@@ -66,7 +71,8 @@ def anchor_terms(question: str) -> list[str]:
     typical off-corpus question meets its topic's neighbour (another year's award, the
     previous model).
     """
-    return sorted(anchor_runs(question, latin=question_language(question) == "ko"))
+    text = _URL.sub(" ", question)  # an address, not something a passage would say
+    return sorted(anchor_runs(text, latin=question_language(question) == "ko"))
 
 
 def without_scaffolding(question: str) -> str:

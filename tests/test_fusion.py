@@ -177,6 +177,8 @@ def test_words_the_corpus_never_saw_count_against_a_question_in_both_languages()
     # An English question counts its numbers only: every English word is Latin script.
     ("What happened at the 2022 NATO summit?", ["2022"]),
     ("What does the author say about Dokdo?", []),
+    # A link is an address, not something a passage would say.
+    ("https://example.com/2022/07/column.html 이 칼럼 요약해줘", []),
     ("필자는 독도에 대해 뭐라고 해?", []),
 ])
 def test_a_question_s_anchors_are_its_numbers_and_in_korean_its_latin_words(
@@ -202,8 +204,12 @@ def test_a_passage_lacking_the_question_s_anchors_counts_against_it() -> None:
     translated = Candidate(3, "en", dense=0.85, centre=0.79, counterpart_dense=0.84,
                            counterpart_share=0.9, anchor=0.0, counterpart_anchor=1.0)
     none = dataclasses.replace(half, anchor=None)
-    gaps = fusion.Columns.of([half, other, translated, none]).anchor_gap("ko")
-    assert gaps.tolist() == pytest.approx([0.5, 0.0, 0.0, 0.0])
+    # A paragraph and its translation are one answer: the Korean text writes 나토 where its
+    # English translation writes NATO.
+    transliterated = dataclasses.replace(half, anchor=0.0, counterpart_dense=0.84,
+                                         counterpart_anchor=1.0)
+    gaps = fusion.Columns.of([half, other, translated, none, transliterated]).anchor_gap("ko")
+    assert gaps.tolist() == pytest.approx([0.5, 0.0, 0.0, 0.0, 0.0])
     assert fusion.Judge([half], "ko").question.anchor_gap == pytest.approx(0.5)
     # In both languages a missing anchor lowers the probability, the passage's own too.
     for language in ("en", "ko"):

@@ -255,6 +255,15 @@ def test_an_anchor_in_the_article_title_is_held_by_its_paragraphs(retriever: Ret
     assert trace.evidence.anchor_gap == 0.0 and other.evidence.anchor_gap == 1.0
 
 
+def test_an_anchor_in_the_translation_is_held_by_the_paragraph(retriever: Retriever) -> None:
+    # The Korean paragraph writes 북대서양조약기구(나토), its English translation "NATO": a
+    # paragraph and its translation are one answer, so the question keeps its anchor.
+    trace = SearchTrace()
+    hits = retriever.search("NATO 정상회의 때 한미일 정상회담에서 무슨 일이 있었나?", trace=trace)
+    assert trace.evidence is not None and trace.evidence.anchor_gap == 0.0
+    assert hits and hits[0].article.id == SEED and "나토" in hits[0].paragraph.text
+
+
 REPEATED = "The overnight ferry between Mokpo and Jeju resumed service this week after a two-year pause."
 
 
