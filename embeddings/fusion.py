@@ -458,8 +458,8 @@ class Evidence:
     (a left-out article's names and terms) meets passages that share its common words only.
     And, per language, the share of the question's *anchors* — its numbers and, asked in
     Korean, its Latin-script words (``question.anchor_terms``) — that the first-ranked
-    passage lacks in the question's language, its article's title counting as its text
-    (``anchor_gap``): digits and Latin letters are not analysed, so unlike Korean nouns they
+    passage lacks, read in its text and its translation's, its article's title counting as
+    its text (``anchor_gap``): digits and Latin letters are not analysed, so unlike Korean nouns they
     are written alike in a question and its answer, and a passage without the question's
     year or model number is about another event or product.
     """
@@ -490,7 +490,7 @@ class Evidence:
     # them (``Columns.unknown_side``): a question about what the corpus never mentions.
     unknown: float = 0.0
     # The first-ranked passage's anchor_gap: the question's numbers (and, asked in Korean,
-    # Latin-script words) that it lacks in the question's language.
+    # Latin-script words) that it and its translation lack.
     anchor_gap: float = 0.0
 
     @property

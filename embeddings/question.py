@@ -61,8 +61,8 @@ def topic_terms(question: str) -> list[str]:
 def anchor_terms(question: str) -> list[str]:
     """The question's exact anchors, distinct and sorted: its numbers (a year, a date, a
     count, a model number) and, asked in Korean, its words in Latin script (S8, KBS,
-    IMX333), as ``tokenize.anchor_runs`` reads them. A passage in the question's language
-    that answers it writes them as the question does.
+    IMX333), as ``tokenize.anchor_runs`` reads them (a link in the question is not read). A
+    passage that answers it writes them as the question does, or its translation does.
 
     A Korean noun may be segmented otherwise in the question than in the passage (데뷔작 /
     데뷔), which is why the coverage gap is left out for Korean questions; a run of digits or
