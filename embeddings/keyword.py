@@ -194,8 +194,7 @@ class KeywordIndex:
                 column = self._vocab.get(token)
                 if column is not None:
                     df[i] = float(indptr[column + 1] - indptr[column])
-        n = float(len(self))
-        return np.log1p((n - df + 0.5) / (df + 0.5))
+        return lucene_idf(df, len(self))
 
     @property
     def vocabulary(self) -> dict[str, int]:
@@ -384,6 +383,11 @@ def rare_unseen(missing: Sequence[str], rarity: Callable[[str], float], floor: F
     return rare
 
 
+def lucene_idf(df: np.ndarray, documents: int) -> np.ndarray:
+    """Lucene's IDF (BM25's word weight) of words held by ``df`` of ``documents`` passages."""
+    return np.log1p((float(documents) - df + 0.5) / (df + 0.5))
+
+
 def unseen_share(unseen: int, documents: int, known_weight: float) -> float:
     """The share of a question's IDF weight that its ``unseen`` words carry, each weighing
     Lucene's IDF at document frequency 0 in ``documents`` passages, beside the words the
@@ -549,8 +553,7 @@ class KeywordScores:
         unique = np.unique(self._tokens).astype(np.int64)
         indptr = self._postings.indptr
         df = (np.asarray(indptr[unique + 1]) - np.asarray(indptr[unique])).astype(np.float64)
-        n = float(self._postings.documents)
-        return unique, np.log1p((n - df + 0.5) / (df + 0.5))
+        return unique, lucene_idf(df, self._postings.documents)
 
     def unknown(self, rarity: Callable[[str], float] | None, floor: Floor,
                 predicates: Callable[[], Collection[str]] = frozenset) -> float:

@@ -45,7 +45,8 @@ _DOT = re.compile(f"[{_INTERPUNCT}]")
 # (``keyword.tokens_of``), as for BM25's parameters.
 TOKENS_VERSION = 2
 # A run of ASCII letters and digits: a number, a model name (S8, F-16's 16), an acronym.
-_ALNUM_RUN = re.compile(r"[0-9A-Za-z]+")
+_ALNUM = "0-9A-Za-z"
+_ALNUM_RUN = re.compile(f"[{_ALNUM}]+")
 # "U.S." would otherwise become the tokens "u" and "s", and "us" collides with the pronoun.
 _US = re.compile(r"\bU\.\s?S\.?(?=\W|$)")
 # Kiwi tags that carry meaning: general/proper nouns, numerals, verb and adjective stems,
@@ -122,7 +123,8 @@ def anchor_finder(anchors: Collection[str]) -> Callable[[str], set[str]]:
         return lambda text: set()
     alternatives = "|".join(("0*" if a.isdigit() else "") + re.escape(a)
                             for a in sorted(anchors, key=len, reverse=True))
-    pattern = re.compile(rf"(?<![0-9A-Za-z])(?:{alternatives})(?![0-9A-Za-z])", re.IGNORECASE)
+    # Whole runs only (as _ALNUM_RUN cuts them): nothing of the run on either side.
+    pattern = re.compile(rf"(?<![{_ALNUM}])(?:{alternatives})(?![{_ALNUM}])", re.IGNORECASE)
 
     def held(text: str) -> set[str]:
         return {_run_form(m) for m in pattern.findall(unicodedata.normalize("NFKC", text))}
