@@ -363,14 +363,6 @@ class Retriever:
             # NaN without a translation: no counterpart evidence (a Candidate's None).
             return segment_max(np.asarray(values, dtype=np.float64)[flat], runs, np.nan)
 
-        # The companion's cosines (its own vectors: about 1.4 ms of a 6 ms search at 100k
-        # paragraphs) are read in the second thread while this one reads e5's: the query
-        # encoding that kept both cores busy is over, and numpy's gathers and products release
-        # the GIL. Measured (A/B per question, one process, the bench's 100k and 1M
-        # generations): search p50 6.1-6.3 → 5.6-5.8 ms and 7.6 → 7.0 ms, the same hits.
-        companion_reads = (_BESIDE.submit(self.companion.cosines, companion_vector, every)
-                           if self.companion is not None and companion_vector is not None
-                           else None)
         cosine = self._cosines(query_vector, every)
         if self.sentences is not None:
             best, stored = self.sentences.best(query_vector, every)
@@ -385,8 +377,8 @@ class Retriever:
         korean = self.snapshot.langs[every] == LANG_CODES["ko"]
         companion = companion_sentence = missing
         companion_centre = 0.0
-        if companion_reads is not None:
-            companion_of, companion_best = companion_reads.result()
+        if self.companion is not None and companion_vector is not None:
+            companion_of, companion_best = self.companion.cosines(companion_vector, every)
             companion = companion_of.astype(np.float64)
             companion_sentence = companion_best.astype(np.float64)
             # The question's own companion baseline: the median over its candidates.
