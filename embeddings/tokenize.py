@@ -115,9 +115,25 @@ def anchor_runs(text: str, *, latin: bool = True) -> set[str]:
     return out
 
 
+# An acronym the question names (IRA, THAAD) is held by a text that spells it out instead,
+# in capitalised words whose initials it is (Inflation Reduction Act, Terminal High-Altitude
+# Area Defense), with the little words English leaves out of acronyms between them. At least
+# three letters: any two capitalised words of a headline would spell some two-letter word.
+_ACRONYM = re.compile(r"[a-z]{3,8}")
+_ACRONYM_GLUE = r"(?:[\s\-]+(?:of|and|the|for|on|in|to|&))*[\s\-]+"
+
+
+def _spelled_out(acronym: str) -> re.Pattern[str]:
+    """The capitalised words whose initials are ``acronym`` (lowercase letters)."""
+    words = _ACRONYM_GLUE.join(rf"{letter.upper()}[A-Za-z'’]*" for letter in acronym)
+    return re.compile(rf"(?<![{_ALNUM}]){words}(?![{_ALNUM}])")
+
+
 def anchor_finder(anchors: Collection[str]) -> Callable[[str], set[str]]:
     """A function telling which of ``anchors`` (as :func:`anchor_runs` writes them) a text
-    holds as whole runs. One regular expression for all of them: a passage is scanned once
+    holds: as whole runs, or for an acronym of three letters or more, spelled out in
+    capitalised words (an English text writes "the Inflation Reduction Act" where a Korean
+    question writes IRA). One regular expression for all the runs: a passage is scanned once
     in C instead of listing its every run in Python (an English paragraph has a hundred)."""
     if not anchors:
         return lambda text: set()
@@ -125,9 +141,12 @@ def anchor_finder(anchors: Collection[str]) -> Callable[[str], set[str]]:
                             for a in sorted(anchors, key=len, reverse=True))
     # Whole runs only (as _ALNUM_RUN cuts them): nothing of the run on either side.
     pattern = re.compile(rf"(?<![{_ALNUM}])(?:{alternatives})(?![{_ALNUM}])", re.IGNORECASE)
+    spelled = [(a, _spelled_out(a)) for a in anchors if _ACRONYM.fullmatch(a)]
 
     def held(text: str) -> set[str]:
-        return {_run_form(m) for m in pattern.findall(unicodedata.normalize("NFKC", text))}
+        text = unicodedata.normalize("NFKC", text)
+        found = {_run_form(m) for m in pattern.findall(text)}
+        return found | {a for a, words in spelled if a not in found and words.search(text)}
 
     return held
 

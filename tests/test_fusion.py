@@ -194,6 +194,20 @@ def test_anchors_are_found_as_whole_runs_however_a_number_is_written() -> None:
     assert anchor_finder([])("2009") == set()
 
 
+def test_an_acronym_is_held_where_a_text_spells_it_out() -> None:
+    # "IRA 때문에 …" against a passage and translation that write 인플레이션 감축법 /
+    # Inflation Reduction Act: the English spells out what the question abbreviates.
+    held = anchor_finder(["ira", "thaad", "nato", "us", "2022"])
+    assert held("because the Inflation Reduction Act pays tax credits") == {"ira"}
+    assert held("Terminal High-Altitude Area Defense") == {"thaad"}  # a hyphen joins words too
+    assert held("the North Atlantic Treaty Organization") == {"nato"}
+    assert held("NATO and the IRA in 2022") == {"nato", "ira", "2022"}
+    # Capitalised words only, in sequence, and three letters at least: a headline's two
+    # capitalised words would spell some two-letter word.
+    assert held("in real action; Inflation, Reduction Act; inflation reduction act") == set()
+    assert held("the United States") == set()
+
+
 def test_a_passage_lacking_the_question_s_anchors_counts_against_it() -> None:
     # A passage in the question's language holding half of its anchors' weight; one in the
     # other language without a translation cannot hold them (no evidence); a question with

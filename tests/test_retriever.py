@@ -13,7 +13,14 @@ from embeddings.manifest import NoIndex
 from embeddings.refresh import refresh
 from embeddings.retriever import Retriever, SearchTrace
 from settings.config import Settings
-from tests.index_support import index_encoder, indexed, settings_for, warm_cache  # noqa: F401 - fixtures
+from tests.conftest import REPO
+from tests.index_support import (  # noqa: F401 - fixtures
+    index_encoder,
+    indexed,
+    make_corpus,
+    settings_for,
+    warm_cache,
+)
 
 SEED = "how-far-can-south-korea-us-japan-military-cooperation-go"
 JEJU = "jeju-tangerines"
@@ -253,6 +260,26 @@ def test_an_anchor_in_the_article_title_is_held_by_its_paragraphs(retriever: Ret
     text = retriever.snapshot.paragraphs([first.id])[first.id].text
     assert "US" not in text and first.anchor == 1.0
     assert trace.evidence.anchor_gap == 0.0 and other.evidence.anchor_gap == 1.0
+
+
+def test_an_acronym_is_held_by_a_translation_that_spells_it_out(
+        tmp_path: Path, shared_model_dir: Path, index_encoder: Any,  # noqa: F811 - fixtures
+        warm_cache: Path) -> None:  # noqa: F811
+    # The evaluation's economic-security article never writes "IRA": its Korean paragraph
+    # says 인플레이션 감축법, its translation "the Inflation Reduction Act". A Korean question
+    # naming the act by its acronym keeps its anchor through the spelled-out words.
+    corpus = make_corpus(tmp_path / "articles", extra=False)
+    article = REPO / "eval" / "distractors" / "chips-ira.md"
+    assert "IRA" not in article.read_text(encoding="utf-8").replace("chips-ira", "")
+    (corpus / article.name).write_text(article.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = settings_for(tmp_path, shared_model_dir, corpus, warm_cache=warm_cache)
+    refresh(settings, encoder=index_encoder, show_progress=False)
+    retriever = Retriever.load(settings, index_encoder)
+    trace = SearchTrace()
+    hits = retriever.search("IRA 때문에 한국 배터리 업체들이 어디에 공장을 짓고 있어?", trace=trace)
+    assert trace.evidence is not None and trace.evidence.anchor_gap == 0.0
+    assert hits and hits[0].article.id == "eval-chips-and-subsidies"
+    assert "인플레이션 감축법" in hits[0].paragraph.text
 
 
 def test_an_anchor_in_the_translation_is_held_by_the_paragraph(retriever: Retriever) -> None:
