@@ -62,7 +62,7 @@ _PAGE = 4096
 # weight by s_j is exact in real numbers and moves the range from the activations into the
 # per-channel weight scales. α 0.7: on KorQuAD's 330 paragraphs and a question of each
 # (none of them the bench's texts) the mean cosine error against fp32 is flat over 0.65-0.8
-# (2.3-2.6e-4, against 2.8-3.3e-4 at 0.5 and 0.85 and 4.4e-4 at 0.95); min cosine on the
+# (2.3-2.7e-4, against 2.6-3.3e-4 at 0.5 and 0.85 and 3.7-4.4e-4 at 0.95); min cosine on the
 # seed paragraphs 0.99872 unsmoothed, 0.9995-0.9997 smoothed (docs/encoder.md).
 SMOOTH_ALPHA = 0.7
 # The activation ranges are read on these texts (written for this, English and Korean, every
