@@ -65,8 +65,8 @@ _PAGE = 4096
 # (2.3-2.7e-4, against 2.6-3.3e-4 at 0.5 and 0.85 and 3.7-4.4e-4 at 0.95); min cosine on the
 # seed paragraphs 0.99872 unsmoothed, 0.9995-0.9997 smoothed (docs/encoder.md).
 SMOOTH_ALPHA = 0.7
-# The activation ranges are read on these texts (written for this, English and Korean, every
-# day topics; never an evaluation or bench text): each line alone and in paragraphs of eight,
+# The activation ranges are read on these texts (written for this, English and Korean,
+# everyday topics; never an evaluation or bench text): each line alone and in paragraphs of eight,
 # with the query and the passage prompt.
 CALIBRATION = Path(__file__).with_name("calibration.txt")
 
