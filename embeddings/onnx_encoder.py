@@ -14,10 +14,12 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 from tqdm.auto import tqdm
 
 from embeddings.convert import MARKER, PASSAGE_PROMPT, QUERY_PROMPT
@@ -26,19 +28,25 @@ from embeddings.protocols import as_texts
 
 logger = logging.getLogger(__name__)
 
-# Tokens per batch when encoding passages (texts sorted longest-first): long passages go in
-# small batches and short ones in large, so no batch costs much more than another and the
-# padding stays small. Small: a batch's activations (the FFN's 1,536 floats a token beside
-# the residual stream, ~10 KB a token) then stay in the CPU's caches — ~10 MB at 1k tokens,
-# ~160 MB at 16k — while a 1k x 384 GEMM is still large enough to block well. Measured on the
-# 2-core AMD EPYC Zen 4 (one process, best of three interleaved rounds), passages/s at 16k /
-# 2k / 1k: the bench's seed paragraphs 25.4 / 29.4 / 29.9, KorQuAD paragraphs 9.7 / 10.7 /
-# 11.4, news sentences 90.4 / 97.0 / 98.2 (docs/encoder.md).
+# Tokens in flight when encoding passages (texts sorted longest-first), shared by the
+# streams below: long passages go in small batches and short ones in large, so no batch costs
+# much more than another and the padding stays small. Small: a batch's activations (the
+# FFN's 1,536 floats a token beside the residual stream, ~10 KB a token) then stay in the
+# CPU's caches — ~10 MB at 1k tokens, ~160 MB at 16k — while a 512 x 384 GEMM is still large
+# enough to block well. Measured on the 2-core AMD EPYC Zen 4 (one process, best of three
+# interleaved rounds), passages/s in one stream at 16k / 2k / 1k: the bench's seed paragraphs
+# 25.4 / 29.4 / 29.9, KorQuAD paragraphs 9.7 / 10.7 / 11.4, news sentences 90.4 / 97.0 / 98.2;
+# in two streams of 256 / 512 / 768 / 1,024 tokens each, seed paragraphs 26.5 / 26.7 / 25.8 /
+# 25.6 against 24.8 for one stream of 1k (docs/encoder.md).
 DEFAULT_TOKEN_BUDGET = 1024
 # Attention scores per batch (texts x width x width; the graph holds them for every head):
 # past a few million the score tensors leave the caches and long passages run slower than
 # in small batches.
 DEFAULT_ATTENTION_BUDGET = 1 << 21
+# Fewer batches than this go through the query session (one batch at a time, every thread
+# on it): a second session is worth making only for a refresh-sized job, not for the few
+# sentences an answer may encode.
+_STREAMED_BATCHES = 4
 
 
 class OnnxEncoder:
@@ -55,7 +63,6 @@ class OnnxEncoder:
         token_budget: int = DEFAULT_TOKEN_BUDGET,
         attention_budget: int = DEFAULT_ATTENTION_BUDGET,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         if variant not in VARIANTS:
@@ -94,6 +101,28 @@ class OnnxEncoder:
         if self._pad_id is None:  # pragma: no cover - the materialised tokenizer has it
             raise ValueError(f"{tokenizer_file} has no <pad> token")
 
+        self._graph = str(onnx_dir / VARIANTS[variant])
+        self._session = self._new_session(threads)
+        # Passages are encoded as independent streams, one core each, on a session of their
+        # own with one thread (made on the first refresh-sized job and kept): on two cores,
+        # two batches at once ran 4-9 % faster than one batch on both cores (the threads of
+        # one batch wait for each other at every operator), while a question, one small
+        # batch, is 25 % faster on both cores (docs/encoder.md). The streams' own session
+        # also keeps their activation arena out of the query session, whose memory then
+        # stays that of questions after a refresh.
+        self.streams = threads if threads > 0 else (psutil.cpu_count(logical=False) or 1)
+        self._bulk: Any = None
+        self._bulk_lock = threading.Lock()
+
+        overhead = max(self._prompt_overhead(True), self._prompt_overhead(False))
+        self.max_tokens: int = self.window - overhead
+        self.fingerprint: str = self._fingerprint(onnx_dir)
+
+    def _new_session(self, threads: int) -> Any:
+        """An ONNX Runtime session of the graph with ``threads`` intra-op threads (0: its
+        default, one per physical core)."""
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads > 0:
@@ -104,13 +133,15 @@ class OnnxEncoder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # ORT warns about shape merges in nodes its own optimizer inserts: noise for users.
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(onnx_dir / VARIANTS[variant]), sess_options=options,
-            providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(self._graph, sess_options=options,
+                                    providers=["CPUExecutionProvider"])
 
-        overhead = max(self._prompt_overhead(True), self._prompt_overhead(False))
-        self.max_tokens: int = self.window - overhead
-        self.fingerprint: str = self._fingerprint(onnx_dir)
+    def _bulk_session(self) -> Any:
+        """The streams' one-thread session (made on first use)."""
+        with self._bulk_lock:
+            if self._bulk is None:
+                self._bulk = self._new_session(1)
+            return self._bulk
 
     def _fingerprint(self, onnx_dir: Path) -> str:
         """Hash of the graph file (its sha256, recorded at export), tokenizer, prompts, window.
@@ -159,16 +190,21 @@ class OnnxEncoder:
         return self.count_tokens(text, is_query=False) <= self.window
 
     # -- encoding -----------------------------------------------------------------------
-    def _run(self, ids: list[list[int]]) -> np.ndarray:
-        """Vectors of already tokenized texts, as one padded batch."""
+    def _run(self, ids: list[list[int]], session: Any = None) -> np.ndarray:
+        """Vectors of already tokenized texts, as one padded batch (on the query session,
+        or on ``session``)."""
         longest = max(len(row) for row in ids)
         input_ids = np.full((len(ids), longest), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(ids), longest), dtype=np.int64)
         for i, row in enumerate(ids):
             input_ids[i, : len(row)] = row
             mask[i, : len(row)] = 1
-        with self._lock:  # one batch at a time: queries interleave between passage batches
-            (vectors,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+        feed = {"input_ids": input_ids, "attention_mask": mask}
+        if session is not None:  # a stream's: ONNX Runtime runs a session from many threads
+            (vectors,) = session.run(None, feed)
+        else:
+            with self._lock:  # one batch at a time: queries interleave between passage batches
+                (vectors,) = self._session.run(None, feed)
         return np.asarray(vectors, dtype=np.float32)
 
     def _tokenize(self, texts: list[str], prompt: str) -> list[list[int]]:
@@ -187,7 +223,9 @@ class OnnxEncoder:
         """Embed passages with the ``passage: `` prompt: float32 (n, dimension), L2-normalised.
 
         Texts are processed longest-first in batches of at most ``batch_size`` texts and
-        about ``token_budget`` padded tokens, with a tqdm bar when ``progress``. Passages
+        about ``token_budget`` padded tokens in flight (a refresh-sized job runs as
+        ``streams`` batches at once, one core each, sharing it), with a tqdm bar when
+        ``progress``. Passages
         over the window are truncated, so a warning names how many; split them first
         (``embeddings.passages.split_passages``).
         """
@@ -201,19 +239,45 @@ class OnnxEncoder:
         if too_long:
             logger.warning("%d passage(s) exceed the %d-token window and will be truncated;"
                            " split them with split_passages", too_long, self.window)
+        streams = self.streams
+        batches = self._batches([len(ids[i]) for i in order], streams)
+        if streams < 2 or len(batches) < _STREAMED_BATCHES:
+            batches, streams = self._batches([len(ids[i]) for i in order], 1), 1
         bar = tqdm(total=len(texts), desc="Encoding passages", unit="passage",
                    disable=not progress)
         try:
-            start = 0
-            while start < len(order):
-                # The first (longest) text sets the padded width of the batch.
-                width = len(ids[order[start]])
-                size = max(1, min(self.batch_size, self.token_budget // width,
-                                  self.attention_budget // (width * width)))
-                idx = order[start : start + size]
-                out[idx] = self._run([ids[i] for i in idx])
-                bar.update(len(idx))
-                start += size
+            if streams == 1:
+                for a, b in batches:
+                    idx = order[a:b]
+                    out[idx] = self._run([ids[i] for i in idx])
+                    bar.update(len(idx))
+                return out
+            session = self._bulk_session()
+            with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="dari-encode") as pool:
+                # Submitted longest first: the streams take them in order, so the last
+                # batches, the cheapest, even out the streams' ends.
+                running = {pool.submit(self._run, [ids[i] for i in order[a:b]], session): (a, b)
+                           for a, b in batches}
+                for done in as_completed(running):
+                    a, b = running[done]
+                    out[order[a:b]] = done.result()
+                    bar.update(b - a)
         finally:
             bar.close()
+        return out
+
+    def _batches(self, widths: list[int], streams: int) -> list[tuple[int, int]]:
+        """Batches (``start``, ``end``) over texts of token counts ``widths`` (longest
+        first) for ``streams`` streams at once: at most ``batch_size`` texts, and the token
+        and attention budgets shared by the streams."""
+        tokens = max(1, self.token_budget // streams)
+        cells = max(1, self.attention_budget // streams)
+        out: list[tuple[int, int]] = []
+        start = 0
+        while start < len(widths):
+            # The first (longest) text sets the padded width of the batch.
+            width = widths[start]
+            size = max(1, min(self.batch_size, tokens // width, cells // (width * width)))
+            out.append((start, min(start + size, len(widths))))
+            start += size
         return out

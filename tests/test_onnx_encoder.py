@@ -119,6 +119,24 @@ def test_output_contract(onnx_encoder: OnnxEncoder) -> None:
         onnx_encoder.encode_passages("not a list")
 
 
+def test_a_refresh_sized_job_runs_as_streams_with_every_vector_in_place(
+    onnx_encoder: OnnxEncoder,
+) -> None:
+    """Two streams (one core each, a session of their own) give what one stream gives, each
+    vector on its own text although batches finish in any order."""
+    texts = varied_texts()[:80]
+    two = OnnxEncoder(onnx_encoder.model_path, onnx_encoder.model_name, threads=2)
+    one = OnnxEncoder(onnx_encoder.model_path, onnx_encoder.model_name, threads=1)
+    assert (two.streams, one.streams) == (2, 1)
+    streamed, single = two.encode_passages(texts, progress=True), one.encode_passages(texts)
+    assert two._bulk is not None and one._bulk is None  # the streams' session was used
+    assert np.sum(streamed * single, axis=1).min() >= 0.99999
+    # A few texts (an answer's missing sentences) stay on the query session.
+    fresh = OnnxEncoder(onnx_encoder.model_path, onnx_encoder.model_name, threads=2)
+    fresh.encode_passages(texts[:3])
+    assert fresh._bulk is None
+
+
 def test_fingerprints_tell_backends_and_variants_apart(
     onnx_encoder: OnnxEncoder, torch_encoder: Encoder, shared_model_dir: Path, tmp_path: Path
 ) -> None:
