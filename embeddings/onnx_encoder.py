@@ -253,7 +253,8 @@ class OnnxEncoder:
                     bar.update(len(idx))
                 return out
             session = self._bulk_session()
-            with ThreadPoolExecutor(max_workers=streams, thread_name_prefix="dari-encode") as pool:
+            pool = ThreadPoolExecutor(max_workers=streams, thread_name_prefix="dari-encode")
+            try:
                 # Submitted longest first: the streams take them in order, so the last
                 # batches, the cheapest, even out the streams' ends.
                 running = {pool.submit(self._run, [ids[i] for i in order[a:b]], session): (a, b)
@@ -262,6 +263,10 @@ class OnnxEncoder:
                     a, b = running[done]
                     out[order[a:b]] = done.result()
                     bar.update(b - a)
+            finally:
+                # An error or an interrupt (Ctrl-C) stops here: the batches not started are
+                # dropped, and only the ones running finish.
+                pool.shutdown(wait=True, cancel_futures=True)
         finally:
             bar.close()
         return out
