@@ -115,6 +115,10 @@ class Retriever:
         # A question's keyword ids and weights, for the answer's trimming of each hit (the
         # tokeniser is the costly part: once per question, not once per quoted passage).
         self._question_terms = lru_cache(maxsize=256)(self._terms_of)
+        # A question's topic terms and their BM25 scores, which its keyword side and its
+        # answer's trimming both read (scored once per question, not once for each). Each
+        # entry holds the question's postings, so only the last few questions are kept.
+        self._question_scores = lru_cache(maxsize=32)(self._scores_of)
         # A quoted paragraph's number: answers ask for its sentence vectors and for its
         # sentence coverage (one snapshot query per paragraph, not one per question asked).
         self._number_of = lru_cache(maxsize=4096)(self._paragraph_number)
@@ -328,12 +332,16 @@ class Retriever:
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
         return segment_max(cos, ends - starts)
 
+    def _scores_of(self, query: str) -> tuple[tuple[str, ...], KeywordScores]:
+        """The question's topic terms and their BM25 (read only: cached and shared)."""
+        topic = tuple(topic_terms(query))
+        return topic, self.keyword.scores(topic)
+
     def _keyword_of(self, query: str, n: int, language: str | None
                     ) -> tuple[tuple[str, ...], KeywordScores, dict[int, float]]:
         """The question's topic terms, their BM25 and the keyword side's candidates (read
         only: the result is cached and shared)."""
-        topic = tuple(topic_terms(query))
-        scores = self.keyword.scores(topic)
+        topic, scores = self._question_scores(query)
         return topic, scores, self._keyword_list(scores, n, language)
 
     def candidates(self, scores: KeywordScores, keyword_top: Mapping[int, float],
@@ -625,7 +633,8 @@ class Retriever:
         return self.snapshot.numbers([paragraph_id]).get(paragraph_id)
 
     def _terms_of(self, question: str) -> tuple[np.ndarray, np.ndarray]:
-        return self.keyword.scores(topic_terms(question)).terms()
+        # The search of the same question scored them already (its query is stripped too).
+        return self._question_scores(question.strip())[1].terms()
 
     def sentence_coverage_of(self, paragraph: Paragraph, question: str) -> np.ndarray | None:
         """Per sentence of ``paragraph``, the share of ``question``'s IDF-weighted topic

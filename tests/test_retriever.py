@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from embeddings import fusion
+from embeddings.answer import answer_question
 from embeddings.manifest import NoIndex
 from embeddings.refresh import refresh
 from embeddings.retriever import Retriever, SearchTrace
@@ -226,6 +227,15 @@ def test_the_keyword_side_is_computed_beside_the_encoding(retriever: Retriever) 
     # A search in one language ranks the keyword side's candidates for it: its own entry.
     retriever.search(question, k=3, language="ko", query_vector=vector)
     assert cache.cache_info().misses == 2
+    # The answer's trimming (of a long paragraph) reads the question's words from the
+    # scores its search made.
+    for each in (cache, retriever._question_scores, retriever._question_terms):
+        each.cache_clear()
+    long = "  Why is it so difficult to expand the scope of cooperation among Korea, the U.S. and Japan? "
+    answer, _ = answer_question(retriever, long)
+    assert answer.found and "…" in answer.quotes[0]  # trimmed
+    assert retriever._question_terms.cache_info().misses == 1
+    assert retriever._question_scores.cache_info().misses == 1
 
 
 @pytest.mark.parametrize("right,wrong", [
