@@ -16,11 +16,11 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 from tqdm.auto import tqdm
 
 from embeddings.convert import MARKER, PASSAGE_PROMPT, QUERY_PROMPT
@@ -55,6 +55,10 @@ _STREAM_TOKENS = 512
 def _cores() -> int:
     """The cores this process may use: physical cores, no more than its CPU affinity allows
     (a container pinned to two CPUs of a large host gets two streams, not one per host core)."""
+    # Imported here: psutil takes ~28 ms to import, which every cold `dari ask` would pay
+    # for a count that only a refresh-sized job reads.
+    import psutil
+
     physical = psutil.cpu_count(logical=False) or 1
     try:
         allowed = len(os.sched_getaffinity(0))
@@ -124,7 +128,7 @@ class OnnxEncoder:
         # batch, is 25 % faster on both cores (docs/encoder.md). The streams' own session
         # also keeps their activation arena out of the query session, whose memory then
         # stays that of questions after a refresh.
-        self.streams = threads if threads > 0 else _cores()
+        self._threads = threads
         self._bulk: Any = None
         self._bulk_lock = threading.Lock()
 
@@ -149,6 +153,12 @@ class OnnxEncoder:
         options.log_severity_level = 3
         return ort.InferenceSession(self._graph, sess_options=options,
                                     providers=["CPUExecutionProvider"])
+
+    @cached_property
+    def streams(self) -> int:
+        """Passage batches encoded at once: ``threads`` when set, else one per core the
+        process may use."""
+        return self._threads if self._threads > 0 else _cores()
 
     def _bulk_session(self) -> Any:
         """The streams' one-thread session (made on first use)."""
@@ -253,10 +263,11 @@ class OnnxEncoder:
         if too_long:
             logger.warning("%d passage(s) exceed the %d-token window and will be truncated;"
                            " split them with split_passages", too_long, self.window)
+        widths = [len(ids[i]) for i in order]
         streams = self.streams
-        batches = self._batches([len(ids[i]) for i in order], streams)
-        if streams < 2 or len(batches) < _STREAMED_BATCHES:
-            batches, streams = self._batches([len(ids[i]) for i in order], 1), 1
+        batches = self._batches(widths, streams)
+        if streams > 1 and len(batches) < _STREAMED_BATCHES:
+            streams, batches = 1, self._batches(widths, 1)
         bar = tqdm(total=len(texts), desc="Encoding passages", unit="passage",
                    disable=not progress)
         try:

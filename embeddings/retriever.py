@@ -112,8 +112,8 @@ class Retriever:
         self.companion = companion  # None for a generation built before companion vectors
         self.sentences = sentences  # None for a generation built before sentence vectors
         self.sentence_terms = sentence_terms  # None for one built before sentence terms
-        # A question's keyword ids and weights, for the answer's trimming of each hit (the
-        # tokeniser is the costly part: once per question, not once per quoted passage).
+        # A question's keyword ids and weights, for the answer's trimming of each hit (once
+        # per question, not once per quoted passage; read from the question's scores below).
         self._question_terms = lru_cache(maxsize=256)(self._terms_of)
         # A question's topic terms and their BM25 scores, which its keyword side and its
         # answer's trimming both read (scored once per question, not once for each). Each
