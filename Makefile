@@ -12,7 +12,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench eval install clean
 
-$(STAMP): pyproject.toml
+# setup.py and the C source: the install compiles embeddings/_rows.c (the search's kernel).
+$(STAMP): pyproject.toml setup.py embeddings/_rows.c
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip $(QUIET_PIP)
 	$(BIN)/python -m pip install --quiet torch==2.13.0 $(QUIET_PIP)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.half import rows_dot
+from embeddings.half import run_max
 from embeddings.protocols import as_texts
 from embeddings.sentences import StoredSentences
 
@@ -155,6 +155,6 @@ class CompanionVectors:
         vector is its sentence's)."""
         wanted = np.asarray(numbers, dtype=np.int64)
         q = np.asarray(query_vector, dtype=np.float32)
-        own = rows_dot(self.vectors, wanted, q)
+        own = run_max(self.vectors, wanted, wanted + 1, q)  # each paragraph a run of one row
         best, stored = self.sentences.best(q, wanted)
         return own, np.where(stored, best, own)

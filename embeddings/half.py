@@ -5,12 +5,24 @@ search gathers a few thousand rows of them. numpy's float16 → float32 cast doe
 CPU's conversion instructions: on the 2-core build machine it took 1.2 ms for 1,500 rows of
 384 (more than the product that follows), while the bit arithmetic below gives the same
 floats, bit for bit, in a fraction of it: ``rows_dot`` over those rows (gather, conversion
-and product) takes ~0.55 ms.
+and product) takes ~0.55 ms. A search's sentence evidence goes through :func:`run_max`, which
+the compiled kernel serves when the install built it (then a third of that again).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from embeddings.ragged import ranges, segment_max
+
+try:
+    # The compiled kernel (embeddings/_rows.c), an optional extension: a machine without a
+    # C compiler installs without it and computes the same below, in numpy.
+    import embeddings._rows as _rows
+except ImportError:  # pragma: no cover - depends on the install
+    _rows = None  # type: ignore[assignment]
+# Which implementation run_max uses: "avx2" or "plain" (compiled), "numpy" without it.
+KERNEL: str = _rows.KERNEL if _rows is not None else "numpy"
 
 # A float16's bits sign-extended to 32 and shifted left by 13 put its exponent and mantissa
 # at a float32's mantissa end, whose value is then the float16's times 2**-112 (the formats'
@@ -66,3 +78,25 @@ def rows_dot(half: np.ndarray, rows: np.ndarray, vector: np.ndarray) -> np.ndarr
     for a in range(0, len(rows), CHUNK):
         out[a:a + CHUNK] = _unbiased(half[rows[a:a + CHUNK]]) @ scaled
     return out
+
+
+def run_max(matrix: np.ndarray, starts: np.ndarray, ends: np.ndarray, vector: np.ndarray,
+            empty: float = 0.0) -> np.ndarray:
+    """For each run ``starts[i]:ends[i]`` of ``matrix``'s rows (float16 or float32), the
+    largest product of a row with ``vector`` (float64; ``empty`` for an empty run): each
+    paragraph's best stored sentence, in one call for a search's few hundred candidates.
+
+    The compiled kernel (``embeddings/_rows.c``) reads each row once, converts it in
+    registers and asks for the next run's rows ahead: measured at 100k paragraphs right after
+    a query encoding (as the ask path runs it), e5's and the companion's sentence rows of 300
+    candidates took 0.64–0.70 ms against 1.8–1.9 ms for the gather, conversion and product
+    below. Both agree to float32 rounding (the order of the additions differs)."""
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    ends = np.ascontiguousarray(ends, dtype=np.int64)
+    vector = np.ascontiguousarray(vector, dtype=np.float32)
+    if _rows is not None and matrix.dtype in (np.float16, np.float32) \
+            and matrix.flags.c_contiguous:
+        out = np.empty(len(starts), dtype=np.float64)
+        _rows.best_rows(matrix, starts, ends, vector, out, float(empty))
+        return out
+    return segment_max(rows_dot(matrix, ranges(starts, ends), vector), ends - starts, empty)

@@ -23,8 +23,7 @@ import numpy as np
 
 from corpus import sentences
 from corpus.models import Paragraph
-from embeddings.half import rows_dot, to_float32
-from embeddings.ragged import ranges, segment_max
+from embeddings.half import run_max, to_float32
 from embeddings.tokenize import kiwi_sentences
 
 # Korean sentences written without final punctuation (quotations, 다/요 endings) that the
@@ -117,8 +116,7 @@ class StoredSentences:
         """Each paragraph's best sentence cosine, and whether it stores sentences at all (a
         one-sentence paragraph stores none: its own vector is its sentence's).
 
-        One gather and one product for all of ``numbers`` (a query scores a few hundred)."""
+        One call for all of ``numbers`` (a query scores a few hundred)."""
         wanted = np.asarray(numbers, dtype=np.int64)
         starts, ends = self.start[wanted], self.start[wanted + 1]
-        cos = rows_dot(self.vectors, ranges(starts, ends), query_vector)
-        return segment_max(cos, ends - starts), ends > starts
+        return run_max(self.vectors, starts, ends, query_vector), ends > starts
