@@ -19,6 +19,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from embeddings.half import run_max
 from settings.config import IndexConfig
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,10 @@ class DenseIndex:
         rows = np.full((len(queries), k), -1, dtype=np.int64)
         for i, (query, candidates) in enumerate(zip(queries, found, strict=False)):
             candidates = candidates[candidates >= 0]
-            exact = self.vectors(candidates) @ query
+            if self.exact is not None:  # each candidate a run of one row: one compiled pass
+                exact = run_max(self.exact, candidates, candidates + 1, query)
+            else:
+                exact = self.vectors(candidates) @ query
             order = np.argsort(-exact, kind="stable")[:k]
             scores[i, :len(order)] = exact[order]
             rows[i, :len(order)] = candidates[order]

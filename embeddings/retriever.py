@@ -30,6 +30,7 @@ from corpus.text import match_key
 from embeddings import fusion
 from embeddings.companion import CompanionEncoder, CompanionVectors
 from embeddings.fusion import Candidate, Columns, Evidence
+from embeddings.half import run_max
 from embeddings.index import DenseIndex
 from embeddings.keyword import KeywordIndex, KeywordScores
 from embeddings.manifest import KEYWORD_DIR, IndexMismatch, Manifest, NoIndex, index_root, read_current
@@ -149,6 +150,9 @@ class Retriever:
                            and n > 0]
         # Dense rows of each paragraph: rows _row_order[_row_start[n]:_row_start[n + 1]].
         self._row_order = np.argsort(snapshot.rows, kind="stable")
+        # Rows written in paragraph order (as every refresh writes them): each paragraph's
+        # rows are one run, read in place.
+        self._rows_in_order = bool(np.all(np.diff(snapshot.rows) >= 0))
         self._row_start = np.searchsorted(snapshot.rows[self._row_order],
                                           np.arange(len(snapshot) + 1))
         # The products of a search are small (a few hundred rows): OpenBLAS's threads cost
@@ -258,30 +262,29 @@ class Retriever:
         every language's share; a language it leaves short is searched on its own rows.
         """
         want = max(n, fusion.BASELINE_CANDIDATES)
-        best = self._dense_best(query_vector, want, None)
-        per_language: dict[str, list[tuple[int, float]]] = {code: [] for code in self._languages}
-        for number, score in best.items():
-            code = self.snapshot.language_of(number)
-            if code in per_language:
-                per_language[code].append((number, score))
-        for code, pairs in per_language.items():
-            if len(pairs) < want and len(pairs) < self._language_rows[code][1]:
-                per_language[code] = list(self._dense_best(query_vector, want, code).items())
-        top: dict[int, float] = {}
-        for number, score in list(best.items())[:n]:
-            top[number] = score
-        for pairs in per_language.values():
-            top.update(pairs[:n])
-        baselines = {code: fusion.baseline([sc for _, sc in pairs])
-                     for code, pairs in per_language.items() if pairs}
-        overall = fusion.baseline(list(best.values()))
+        numbers, scores = self._dense_best(query_vector, want, None)
+        langs = self.snapshot.langs[numbers]
+        per_language: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for code in self._languages:
+            mine = langs == LANG_CODES[code]
+            found = int(np.count_nonzero(mine))
+            if found < want and found < self._language_rows[code][1]:
+                per_language[code] = self._dense_best(query_vector, want, code)
+            else:
+                per_language[code] = (numbers[mine], scores[mine])
+        top = dict(zip(numbers[:n].tolist(), scores[:n].tolist(), strict=True))
+        for mine_numbers, mine_scores in per_language.values():
+            top.update(zip(mine_numbers[:n].tolist(), mine_scores[:n].tolist(), strict=True))
+        baselines = {code: fusion.baseline(mine_scores.tolist())
+                     for code, (_, mine_scores) in per_language.items() if len(mine_scores)}
+        overall = fusion.baseline(scores.tolist())
         for code in LANG_CODES:
             baselines.setdefault(code, overall)
         return top, baselines
 
     def _dense_best(self, query_vector: np.ndarray, want: int, language: str | None
-                    ) -> dict[int, float]:
-        """At least ``want`` paragraphs (of ``language``, or any) by their best passage's
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """At least ``want`` paragraphs (of ``language``, or any) and their best passage's
         cosine, best first: rows are over-fetched (a paragraph may have several passages)
         and widened until ``want`` distinct paragraphs are found or the rows run out."""
         mask, available = self._language_rows[language] if language else (None, self.dense.ntotal)
@@ -289,12 +292,11 @@ class Retriever:
         while True:
             scores, rows = self.dense.search(query_vector, min(fetch, available), mask)
             valid = rows[0] >= 0
-            numbers = self.snapshot.rows[rows[0][valid]].tolist()
-            best: dict[int, float] = {}
-            for number, score in zip(numbers, scores[0][valid].tolist(), strict=False):
-                best.setdefault(number, score)  # best first: a paragraph's first passage wins
-            if len(best) >= want or fetch >= available:
-                return best
+            numbers = self.snapshot.rows[rows[0][valid]]
+            # Best first: a paragraph's first passage is its best, and its place.
+            first = np.sort(np.unique(numbers, return_index=True)[1])
+            if len(first) >= want or fetch >= available:
+                return numbers[first], scores[0][valid][first].astype(np.float64)
             fetch *= 4
 
     def _keyword_list(self, scores: KeywordScores, n: int, language: str | None) -> dict[int, float]:
@@ -328,6 +330,9 @@ class Retriever:
         if not len(numbers):
             return np.zeros(0, dtype=np.float64)
         starts, ends = self._row_start[numbers], self._row_start[numbers + 1]
+        if self._rows_in_order and self.dense.exact is not None:
+            # A paragraph's rows are one run of the stored float32 vectors: one compiled pass.
+            return run_max(self.dense.exact, starts, ends, query_vector)
         rows = self._row_order[ranges(starts, ends)]
         cos = self.dense.vectors(rows) @ np.asarray(query_vector, dtype=np.float32)
         return segment_max(cos, ends - starts)
