@@ -13,16 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from embeddings.kernels import compiled
 from embeddings.ragged import ranges, segment_max
-
-try:
-    # The compiled kernel (embeddings/_rows.c), an optional extension: a machine without a
-    # C compiler installs without it and computes the same below, in numpy.
-    import embeddings._rows as _rows
-except ImportError:  # pragma: no cover - depends on the install
-    _rows = None  # type: ignore[assignment]
-# Which implementation run_max uses: "avx2" or "plain" (compiled), "numpy" without it.
-KERNEL: str = _rows.KERNEL if _rows is not None else "numpy"
 
 # A float16's bits sign-extended to 32 and shifted left by 13 put its exponent and mantissa
 # at a float32's mantissa end, whose value is then the float16's times 2**-112 (the formats'
@@ -94,9 +86,9 @@ def run_max(matrix: np.ndarray, starts: np.ndarray, ends: np.ndarray, vector: np
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
     vector = np.ascontiguousarray(vector, dtype=np.float32)
-    if _rows is not None and matrix.dtype in (np.float16, np.float32) \
+    if compiled is not None and matrix.dtype in (np.float16, np.float32) \
             and matrix.flags.c_contiguous:
         out = np.empty(len(starts), dtype=np.float64)
-        _rows.best_rows(matrix, starts, ends, vector, out, float(empty))
+        compiled.best_rows(matrix, starts, ends, vector, out, float(empty))
         return out
     return segment_max(rows_dot(matrix, ranges(starts, ends), vector), ends - starts, empty)

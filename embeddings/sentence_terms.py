@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from corpus.models import Paragraph
+from embeddings.kernels import compiled
 from embeddings.ragged import ranges, segment_max
 from embeddings.sentences import MAX_SENTENCE_CHARS
 from embeddings.tokenize import tokenize
@@ -138,6 +139,13 @@ class SentenceTerms:
         total = float(np.sum(weights))
         if not len(wanted) or total <= 0:
             return np.zeros(len(wanted), dtype=np.float64)
+        if compiled is not None and self.terms.dtype == np.int32:
+            # One pass per paragraph, the units read in place (embeddings.kernels).
+            out = np.empty(len(wanted), dtype=np.float64)
+            compiled.window_coverage(self.terms, self.unit_start, self.paragraph_units, wanted,
+                                     np.ascontiguousarray(query, dtype=np.int64),
+                                     np.ascontiguousarray(weights, dtype=np.float64), WINDOW, out)
+            return out
         first, last = self.paragraph_units[wanted], self.paragraph_units[wanted + 1]
         counts = last - first
         units = ranges(first, last)

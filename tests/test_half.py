@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embeddings.half import CHUNK, KERNEL, rows_dot, run_max, to_float32
+from embeddings.half import CHUNK, rows_dot, run_max, to_float32
+from embeddings.kernels import KERNEL
 from embeddings.ragged import ranges, segment_max
 
 
@@ -99,7 +100,8 @@ def test_the_install_builds_the_compiled_kernel_and_it_agrees_with_numpy() -> No
 def test_the_portable_loops_agree_with_the_vector_kernel() -> None:
     # DARI_ROWS_KERNEL=plain keeps the portable loops (a machine without AVX2 runs them):
     # computed in a fresh process, they give what this one's kernel gives.
-    script = ("import sys, numpy as np; from embeddings.half import KERNEL, run_max; "
+    script = ("import sys, numpy as np; from embeddings.half import run_max; "
+              "from embeddings.kernels import KERNEL; "
               "a = np.load(sys.argv[1]); "
               "out = run_max(a['matrix'], a['starts'], a['ends'], a['vector'], -2.0); "
               "np.save(sys.argv[2], out); print(KERNEL)")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from corpus.models import Paragraph
-from embeddings import fusion
+from embeddings import fusion, sentence_terms
 from embeddings.fusion import Candidate
 from embeddings.keyword import KeywordIndex
-from embeddings.sentence_terms import SentenceTerms, build_units, save_units
+from embeddings.sentence_terms import WINDOW, SentenceTerms, build_units, save_units
 from embeddings.sentences import paragraph_sentences, split_sentences
 from embeddings.tokenize import tokenize
 
@@ -97,3 +97,49 @@ def test_sentence_evidence_crosses_to_the_translation_and_is_neutral_without_one
     assert fusion.sentence_top([bilingual, alone], "en") == 0.8
     scores = fusion.pooled_scores([bilingual, alone], "en")
     assert np.isclose(scores[1], scores[2])
+
+
+def _expected_coverage(units: list[list[int]], paragraph_units: np.ndarray, query: np.ndarray,
+                       weights: np.ndarray, number: int) -> float:
+    """The definition, one paragraph at a time: the best window of WINDOW adjacent units."""
+    first, last = int(paragraph_units[number]), int(paragraph_units[number + 1])
+    best = 0.0
+    for u in range(first, last):
+        held = set().union(*(units[v] for v in range(u, min(u + WINDOW, last))))
+        best = max(best, min(sum(w for q, w in zip(query, weights) if q in held) / weights.sum(), 1.0))
+    return best
+
+
+@pytest.mark.parametrize("kernel", ["compiled", "numpy"])
+def test_window_coverage_follows_its_definition_in_the_kernel_and_in_numpy(
+        kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Random sentence vocabularies: paragraphs of no unit, one, and many; query tokens held
+    # by no unit, by one, or split across two adjacent units (the window joins them).
+    assert sentence_terms.compiled is not None, "embeddings/_rows.c was not built"
+    if kernel == "numpy":
+        monkeypatch.setattr(sentence_terms, "compiled", None)
+    rng = np.random.default_rng(21)
+    sizes = [0, 1, 4, 2, 0, 7, 3, 1]
+    paragraph_units = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    units = [sorted(set(rng.integers(0, 40, rng.integers(0, 9)).tolist()))
+             for _ in range(int(paragraph_units[-1]))]
+    terms = np.array([t for u in units for t in u], dtype=np.int32)
+    unit_start = np.concatenate([[0], np.cumsum([len(u) for u in units])]).astype(np.int64)
+    stored = SentenceTerms(terms, unit_start, paragraph_units)
+    numbers = np.array([5, 0, 2, 1, 7, 3, 6, 5, 4], dtype=np.int64)
+    for query_size in (1, 3, 6, 12):
+        query = np.sort(rng.choice(45, query_size, replace=False)).astype(np.int64)
+        weights = rng.uniform(0.5, 5.0, query_size)
+        got = stored.coverage(query, weights, numbers)
+        expected = [_expected_coverage(units, paragraph_units, query, weights, int(n))
+                    for n in numbers]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+        assert got[1] == 0.0 and got[8] == 0.0  # paragraphs without units
+    assert np.array_equal(stored.coverage(query, np.zeros_like(weights), numbers), np.zeros(len(numbers)))
+
+
+def test_window_coverage_refuses_a_paragraph_outside_the_index() -> None:
+    stored = SentenceTerms(np.array([1, 2], dtype=np.int32), np.array([0, 2], dtype=np.int64),
+                           np.array([0, 1], dtype=np.int64))
+    with pytest.raises(IndexError, match="outside the index"):
+        stored.coverage(np.array([1], dtype=np.int64), np.array([1.0]), np.array([1]))
