@@ -48,6 +48,9 @@ def print_size(size: str, row: dict[str, Any]) -> None:
     if row.get("ask_repeat_p50_ms") is not None:
         print(f"  {'':>9}  asked again: p50 {row['ask_repeat_p50_ms']:.1f} ms"
               f" ({_ratio(row['ask_repeat_p50_ms'], bare)} bare encode)")
+    if row.get("generation_read_s") is not None:
+        print(f"  {'':>9}  (the generation's files read once before the measuring process"
+              f" started, as a refresh leaves them cached: {row['generation_read_s']:.1f} s)")
 
 
 def main() -> int:
