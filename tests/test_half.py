@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embeddings import half
 from embeddings.half import CHUNK, rows_dot, run_max, to_float32
 from embeddings.kernels import KERNEL
 from embeddings.ragged import ranges, segment_max
@@ -76,8 +77,13 @@ def _runs_case(dtype: type, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray
     return matrix, starts, ends, vector, expected
 
 
-def test_run_max_takes_each_runs_best_product_in_float16_and_float32() -> None:
-    # Widths of the two encoders (384, 512) and one that leaves a tail of single values.
+@pytest.mark.parametrize("kernel", ["compiled", "numpy"])
+def test_run_max_takes_each_runs_best_product_in_float16_and_float32(
+        kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Widths of the two encoders (384, 512) and one that leaves a tail of single values; the
+    # compiled kernel and numpy (what a machine without a C compiler runs) alike.
+    if kernel == "numpy":
+        monkeypatch.setattr(half, "compiled", None)
     for dtype in (np.float16, np.float32):
         for dim in (384, 512, 37):
             matrix, starts, ends, vector, expected = _runs_case(dtype, dim, dim)
