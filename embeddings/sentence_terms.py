@@ -167,6 +167,14 @@ class SentenceTerms:
         total = float(np.sum(weights))
         if b <= a or total <= 0:
             return np.zeros(max(0, b - a), dtype=np.float64)
+        if compiled is not None and self.terms.dtype == np.int32:
+            # Each unit as a "paragraph" of its own, a window of one: the kernel's coverage.
+            out = np.empty(b - a, dtype=np.float64)
+            compiled.window_coverage(self.terms, self.unit_start, np.arange(a, b + 1, dtype=np.int64),
+                                     np.arange(b - a, dtype=np.int64),
+                                     np.ascontiguousarray(query, dtype=np.int64),
+                                     np.ascontiguousarray(weights, dtype=np.float64), 1, out)
+            return out
         present = self._presence(np.arange(a, b, dtype=np.int64), query)
         return np.minimum(present.astype(np.float64) @ np.asarray(weights, dtype=np.float64)
                           / total, 1.0)

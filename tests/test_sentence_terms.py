@@ -135,6 +135,12 @@ def test_window_coverage_follows_its_definition_in_the_kernel_and_in_numpy(
                     for n in numbers]
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
         assert got[1] == 0.0 and got[8] == 0.0  # paragraphs without units
+        for n in range(len(sizes)):  # each unit's own share, as answers trim with it
+            first, last = int(paragraph_units[n]), int(paragraph_units[n + 1])
+            per_unit = [sum(w for q, w in zip(query, weights) if q in units[u]) / weights.sum()
+                        for u in range(first, last)]
+            np.testing.assert_allclose(stored.sentence_coverage(query, weights, n), per_unit,
+                                       rtol=0, atol=1e-12)
     assert np.array_equal(stored.coverage(query, np.zeros_like(weights), numbers), np.zeros(len(numbers)))
 
 
