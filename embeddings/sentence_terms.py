@@ -130,6 +130,17 @@ class SentenceTerms:
         out[owner[found], where[found]] = True
         return out
 
+    def _compiled(self, paragraph_units: np.ndarray, numbers: np.ndarray, query: np.ndarray,
+                  weights: np.ndarray, window: int) -> np.ndarray:
+        """The kernel's best ``window`` coverage of each of ``numbers``, whose units
+        ``paragraph_units`` gives (the generation's, or one "paragraph" per unit)."""
+        assert compiled is not None
+        out = np.empty(len(numbers), dtype=np.float64)
+        compiled.window_coverage(self.terms, self.unit_start, paragraph_units, numbers,
+                                 np.ascontiguousarray(query, dtype=np.int64),
+                                 np.ascontiguousarray(weights, dtype=np.float64), window, out)
+        return out
+
     def coverage(self, query: np.ndarray, weights: np.ndarray, numbers: Sequence[int] | np.ndarray
                  ) -> np.ndarray:
         """Each paragraph's best window coverage (in the order of ``numbers``) of the
@@ -141,11 +152,7 @@ class SentenceTerms:
             return np.zeros(len(wanted), dtype=np.float64)
         if compiled is not None and self.terms.dtype == np.int32:
             # One pass per paragraph, the units read in place (embeddings.kernels).
-            out = np.empty(len(wanted), dtype=np.float64)
-            compiled.window_coverage(self.terms, self.unit_start, self.paragraph_units, wanted,
-                                     np.ascontiguousarray(query, dtype=np.int64),
-                                     np.ascontiguousarray(weights, dtype=np.float64), WINDOW, out)
-            return out
+            return self._compiled(self.paragraph_units, wanted, query, weights, WINDOW)
         first, last = self.paragraph_units[wanted], self.paragraph_units[wanted + 1]
         counts = last - first
         units = ranges(first, last)
@@ -169,12 +176,8 @@ class SentenceTerms:
             return np.zeros(max(0, b - a), dtype=np.float64)
         if compiled is not None and self.terms.dtype == np.int32:
             # Each unit as a "paragraph" of its own, a window of one: the kernel's coverage.
-            out = np.empty(b - a, dtype=np.float64)
-            compiled.window_coverage(self.terms, self.unit_start, np.arange(a, b + 1, dtype=np.int64),
-                                     np.arange(b - a, dtype=np.int64),
-                                     np.ascontiguousarray(query, dtype=np.int64),
-                                     np.ascontiguousarray(weights, dtype=np.float64), 1, out)
-            return out
+            return self._compiled(np.arange(a, b + 1, dtype=np.int64),
+                                  np.arange(b - a, dtype=np.int64), query, weights, 1)
         present = self._presence(np.arange(a, b, dtype=np.int64), query)
         return np.minimum(present.astype(np.float64) @ np.asarray(weights, dtype=np.float64)
                           / total, 1.0)
