@@ -86,7 +86,7 @@ def run_max(matrix: np.ndarray, starts: np.ndarray, ends: np.ndarray, vector: np
     starts = np.ascontiguousarray(starts, dtype=np.int64)
     ends = np.ascontiguousarray(ends, dtype=np.int64)
     vector = np.ascontiguousarray(vector, dtype=np.float32)
-    if compiled is not None and matrix.dtype in (np.float16, np.float32) \
+    if compiled is not None and matrix.ndim == 2 and matrix.dtype in (np.float16, np.float32) \
             and matrix.flags.c_contiguous:
         out = np.empty(len(starts), dtype=np.float64)
         compiled.best_rows(matrix, starts, ends, vector, out, float(empty))

@@ -100,6 +100,10 @@ class SentenceTerms:
         self.terms = terms
         self.unit_start = unit_start
         self.paragraph_units = paragraph_units
+        # The compiled kernel reads the stored arrays in place: int32 ids, int64 offsets.
+        self._kernel = (compiled is not None and terms.dtype == np.int32
+                        and unit_start.dtype == np.int64 and terms.flags.c_contiguous
+                        and unit_start.flags.c_contiguous)
 
     @classmethod
     def load(cls, directory: Path, paragraphs: int) -> SentenceTerms | None:
@@ -136,7 +140,9 @@ class SentenceTerms:
         ``paragraph_units`` gives (the generation's, or one "paragraph" per unit)."""
         assert compiled is not None
         out = np.empty(len(numbers), dtype=np.float64)
-        compiled.window_coverage(self.terms, self.unit_start, paragraph_units, numbers,
+        compiled.window_coverage(self.terms, self.unit_start,
+                                 np.ascontiguousarray(paragraph_units, dtype=np.int64),
+                                 np.ascontiguousarray(numbers, dtype=np.int64),
                                  np.ascontiguousarray(query, dtype=np.int64),
                                  np.ascontiguousarray(weights, dtype=np.float64), window, out)
         return out
@@ -150,7 +156,7 @@ class SentenceTerms:
         total = float(np.sum(weights))
         if not len(wanted) or total <= 0:
             return np.zeros(len(wanted), dtype=np.float64)
-        if compiled is not None and self.terms.dtype == np.int32:
+        if self._kernel:
             # One pass per paragraph, the units read in place (embeddings.kernels).
             return self._compiled(self.paragraph_units, wanted, query, weights, WINDOW)
         first, last = self.paragraph_units[wanted], self.paragraph_units[wanted + 1]
@@ -174,7 +180,7 @@ class SentenceTerms:
         total = float(np.sum(weights))
         if b <= a or total <= 0:
             return np.zeros(max(0, b - a), dtype=np.float64)
-        if compiled is not None and self.terms.dtype == np.int32:
+        if self._kernel:
             # Each unit as a "paragraph" of its own, a window of one: the kernel's coverage.
             return self._compiled(np.arange(a, b + 1, dtype=np.int64),
                                   np.arange(b - a, dtype=np.int64), query, weights, 1)

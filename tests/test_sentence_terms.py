@@ -154,3 +154,14 @@ def test_window_coverage_refuses_a_paragraph_outside_the_index() -> None:
                            np.array([0, 1], dtype=np.int64))
     with pytest.raises(IndexError, match="outside the index"):
         stored.coverage(np.array([1], dtype=np.int64), np.array([1.0]), np.array([1]))
+
+
+def test_window_coverage_takes_strided_numbers_and_older_offsets() -> None:
+    # A view of every other number reaches the kernel as a copy; offsets stored as int32
+    # (not what a refresh writes, but readable) are served by numpy: the same shares.
+    terms = np.array([1, 2, 3, 5], dtype=np.int32)
+    numbers = np.array([0, 9, 1, 9])[::2]
+    for unit_start in (np.array([0, 2, 4], dtype=np.int64), np.array([0, 2, 4], dtype=np.int32)):
+        stored = SentenceTerms(terms, unit_start, np.array([0, 1, 2], dtype=np.int64))
+        got = stored.coverage(np.array([2, 5], dtype=np.int64), np.array([1.0, 3.0]), numbers)
+        np.testing.assert_allclose(got, [0.25, 0.75], rtol=0, atol=1e-12)
