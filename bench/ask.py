@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -52,6 +52,9 @@ from settings.config import BACKENDS, Settings, load_settings
 # Each step (build, measure, realistic) runs in a process of its own, and the measure step
 # reports the RSS of the ask path: the libraries only building needs (bm25s) and the heavy
 # ones (faiss, the model, psutil) are imported inside the step that uses them.
+
+if TYPE_CHECKING:  # the build step never loads a retriever
+    from embeddings.retriever import Retriever
 
 log = logging.getLogger("bench.ask")
 
@@ -402,6 +405,19 @@ def _alive(pid_file: Path) -> bool:
     return True
 
 
+def bench_questions(retriever: Retriever) -> list[str]:
+    """The bench's ``QUERIES`` questions: six words of a random paragraph each, so the keyword
+    side scores real postings (the same questions in every run: a fixed seed)."""
+    rng = np.random.default_rng(7)
+    sample = retriever.snapshot.paragraphs(rng.choice(retriever.manifest.paragraphs, QUERIES).tolist())
+    questions = []
+    for para in sample.values():
+        words = para.text.rstrip(".").split()
+        picks = rng.choice(len(words), 6, replace=False)
+        questions.append("what about " + " ".join(words[i] for i in sorted(picks)) + "?")
+    return questions
+
+
 def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
     """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
     import psutil
@@ -427,14 +443,7 @@ def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
     retriever = Retriever.load(settings, encoder)  # the companion model loads with it
     load_s = time.perf_counter() - t
     after = proc.memory_info().rss
-    # Questions made of the corpus's own words, so the keyword side scores real postings.
-    rng = np.random.default_rng(7)
-    sample = retriever.snapshot.paragraphs(rng.choice(retriever.manifest.paragraphs, QUERIES).tolist())
-    questions = []
-    for para in sample.values():
-        words = para.text.rstrip(".").split()
-        picks = rng.choice(len(words), 6, replace=False)
-        questions.append("what about " + " ".join(words[i] for i in sorted(picks)) + "?")
+    questions = bench_questions(retriever)
     cfg = settings.answer
     # Warm-up: first BM25/FAISS calls touch cold pages.
     for q in questions[:3]:
