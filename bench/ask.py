@@ -418,14 +418,10 @@ def bench_questions(retriever: Retriever) -> list[str]:
     return questions
 
 
-def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
-    """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
-    import psutil
-
-    from bot.format import render_answer
-    from embeddings.answer import build_answer
+def timing_setup(data_dir: Path, backend: str | None = None) -> tuple[Settings, TextEncoder]:
+    """The settings and the warmed-up encoder for timing the ask path on the generation in
+    ``data_dir`` (its manifest re-stamped with the encoder's fingerprint)."""
     from embeddings.encoder import Encoder
-    from embeddings.retriever import Retriever
 
     settings = _settings(data_dir, backend)
     # Synthetic vectors never reach the calibrated relevance threshold against real query
@@ -437,6 +433,18 @@ def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
     encoder = Encoder.from_settings(settings)
     encoder.encode_queries(["warm up the model"])
     _restamp(data_dir, encoder)
+    return settings, encoder
+
+
+def measure(data_dir: Path, backend: str | None = None) -> dict[str, Any]:
+    """Load the generation in ``data_dir`` (fresh process) and time the ask path."""
+    import psutil
+
+    from bot.format import render_answer
+    from embeddings.answer import build_answer
+    from embeddings.retriever import Retriever
+
+    settings, encoder = timing_setup(data_dir, backend)
     proc = psutil.Process()
     before = proc.memory_info().rss
     t = time.perf_counter()

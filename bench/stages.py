@@ -13,7 +13,6 @@ both. This is the tool behind the "where the time goes" figures of the README an
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import resource
 import sys
@@ -25,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.ask import REPO, _restamp, _settings, bench_questions
+from bench.ask import REPO, bench_questions, timing_setup
 from bot.format import render_answer
 from embeddings import (
     answer,
@@ -39,7 +38,6 @@ from embeddings import (
     snapshot,
 )
 from embeddings.answer import build_answer
-from embeddings.encoder import Encoder
 
 # (owner, attribute, label): the stages timed.
 STAGES: list[tuple[Any, str, str]] = [
@@ -79,13 +77,7 @@ def _timed(owner: Any, name: str, label: str, spent: dict[str, float],
 
 def profile(data_dir: Path) -> dict[str, dict[str, dict[str, float]]]:
     """Per pass ("first", "again"), per stage: median ms and median page faults a question."""
-    settings = _settings(data_dir, None)
-    # As bench/ask.py: synthetic vectors never pass the calibrated threshold.
-    settings = dataclasses.replace(settings, retrieval=dataclasses.replace(
-        settings.retrieval, min_score=1e-30))
-    encoder = Encoder.from_settings(settings)
-    encoder.encode_queries(["warm up the model"])
-    _restamp(data_dir, encoder)
+    settings, encoder = timing_setup(data_dir)
     loaded = retriever.Retriever.load(settings, encoder)
     questions = bench_questions(loaded)
     for question in questions[:3]:
