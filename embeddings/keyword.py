@@ -312,8 +312,8 @@ class KeywordIndex:
 def _positions(column: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """``np.searchsorted(column, keys)`` with the keys in the column's own integer type: a
     posting column is int32 as bm25s writes it, and int64 keys made numpy convert the whole
-    column (thousands of entries for a common word) on every call — measured, half of each
-    search's time in these lookups. Passage numbers always fit in int32."""
+    column (thousands of entries for a common word) on every call: 300 passages looked up in
+    a column of 30,000 took 14.5 µs, 7.1 µs with int32 keys. Passage numbers fit in int32."""
     return np.searchsorted(column, keys.astype(column.dtype, copy=False))
 
 
