@@ -39,8 +39,11 @@ def print_size(size: str, row: dict[str, Any]) -> None:
           f" ({_ratio(row['ask_p50_ms'], bare)} bare encode p50 {bare:.1f} ms),"
           f" p99 {row['ask_p99_ms']:.1f} ms ({_ratio(row['ask_p99_ms'], bare)}){extra}")
     if row.get("search_p50_ms") is not None:
+        passes = (f"; first pass {row['search_first_p50_ms']:.1f}, asked again"
+                  f" {row['search_again_p50_ms']:.1f} ms" if row.get("search_first_p50_ms") is not None
+                  else "")
         print(f"  {'':>9}  search (ask minus the query encoding): p50 {row['search_p50_ms']:.1f} ms"
-              f" ({_ratio(row['search_p50_ms'], bare)} bare encode)")
+              f" ({_ratio(row['search_p50_ms'], bare)} bare encode{passes})")
     print(f"  {'':>9}  RSS {row['rss_mb']:.0f} MB with the index loaded"
           f" (index and companion model {row.get('index_rss_mb', 0):.0f} MB of it; {row.get('kind')})"
           + (f"; {row['rss_after_questions_mb']:.0f} MB after three questions (mapped pages)"
