@@ -8,7 +8,7 @@
  * paragraphs, 1.8 ms (e5) and 1.2 ms (companion) a question. Here each row is read once,
  * converted in registers (F16C) and multiplied as it is read.
  *
- * Built by setuptools as an optional extension (pyproject.toml): without a C compiler the
+ * Built by setuptools as an optional extension (setup.py): without a C compiler the
  * install goes on and embeddings/half.py computes the same in numpy. Products round like
  * any float32 dot product: the order of the additions differs from BLAS's, so a score can
  * differ in the last bit, far below any difference a ranking sees.
